@@ -1,0 +1,49 @@
+# Cantor — the README's two commands: `make demo` and `make test`. Both set everything up first and are
+# idempotent: a second run skips what is already installed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_DATA := build/demo-data
+
+.PHONY: setup debian-packages demo test lint format clean
+
+setup: debian-packages $(VENV)/.installed
+
+# FluidSynth and the soundfonts used for rendering (FluidR3_GM; MuseScore_General and OPL-3 FM add variety);
+# python3-venv for a Debian system Python. Only missing packages are installed.
+DEBIAN_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont-small opl3-soundfont python3-venv
+debian-packages:
+	@command -v dpkg >/dev/null || { echo "Cantor's set-up needs Debian or Ubuntu (dpkg/apt-get)"; exit 1; }
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# torch is pinned to the CPU build (2.13.0); installing it first keeps pip from pulling a CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/cantor data build --preset band --songs 6 --seconds 20 --seed 0 --out $(DEMO_DATA) -j 2
+	$(BIN)/cantor data stats $(DEMO_DATA)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+format: setup
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

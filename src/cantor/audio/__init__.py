@@ -1,0 +1,6 @@
+"""Audio I/O and resampling."""
+
+from cantor.audio.io import audio_info, load, read_array, save
+from cantor.audio.resample import resample
+
+__all__ = ["audio_info", "load", "read_array", "resample", "save"]

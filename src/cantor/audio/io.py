@@ -1,0 +1,136 @@
+"""Reading and writing audio files.
+
+Every reader error becomes an :class:`~cantor.errors.AudioError` naming the file and the reason, and every write is
+atomic (a temporary file in the target folder, renamed when complete), so a crash never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from cantor.audio.resample import resample
+from cantor.errors import AudioError
+from cantor.files import atomic_path
+
+READABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+DEFAULT_SUBTYPE = {"WAV": "FLOAT", "FLAC": "PCM_24"}
+
+
+def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = False) -> tuple[torch.Tensor, int]:
+    """Read an audio file as float32.
+
+    Args:
+        path: a WAV, FLAC, OGG or MP3 file.
+        sample_rate: resample to this rate; ``None`` keeps the file's rate.
+        mono: average the channels into one.
+
+    Returns:
+        ``(audio, sample_rate)`` with ``audio`` of shape ``[channels, time]``.
+
+    Raises:
+        AudioError: the file is missing, is not audio, is truncated or corrupt, has no samples, or holds NaN/Inf.
+    """
+    path = Path(path)
+    data, file_rate = read_array(path)
+    audio = torch.from_numpy(np.ascontiguousarray(data.T))
+    if mono and audio.shape[0] > 1:
+        audio = audio.mean(dim=0, keepdim=True)
+    if sample_rate is not None and sample_rate != file_rate:
+        audio = resample(audio, orig_sample_rate=file_rate, target_sample_rate=sample_rate)
+        file_rate = sample_rate
+    return audio, file_rate
+
+
+def read_array(path: Path, *, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+    """Read ``frames`` frames from ``start`` as a float32 array ``[time, channels]``, with every check of ``load``."""
+    info = audio_info(path)
+    try:
+        data, rate = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: corrupt audio data ({_reason(error)})") from error
+    wanted = info.frames - start if frames < 0 else min(frames, info.frames - start)
+    if data.shape[0] < wanted:
+        raise AudioError(
+            f"{path}: truncated — the header promises {info.frames} frames, only {start + data.shape[0]} read"
+        )
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path}: contains NaN or infinite samples")
+    return data, rate
+
+
+def audio_info(path: str | Path) -> soundfile._SoundFileInfo:
+    """Header information of a readable, non-empty audio file (raises :class:`AudioError` otherwise)."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(error)})") from error
+    if info.frames <= 0:
+        raise AudioError(f"{path}: contains no audio samples (zero length)")
+    if info.format in ("WAV", "WAVEX"):
+        _check_wav_complete(path, info)
+    return info
+
+
+def save(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int, *, subtype: str | None = None) -> Path:
+    """Write ``audio`` ``[channels, time]`` to a WAV or FLAC file, atomically.
+
+    ``subtype`` is a libsndfile subtype (``"FLOAT"``, ``"PCM_24"``, ``"PCM_16"``); the default keeps float WAV and
+    24-bit FLAC. NaN/Inf samples are refused: they would poison every later step.
+    """
+    path = Path(path)
+    file_format = WRITABLE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise AudioError(f"{path}: cannot write '{path.suffix}' files; use one of {', '.join(WRITABLE_FORMATS)}")
+    array = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+    if array.ndim != 2:
+        raise AudioError(f"{path}: audio must have shape [channels, time], got {tuple(array.shape)}")
+    if array.shape[1] == 0:
+        raise AudioError(f"{path}: refusing to write zero-length audio")
+    if not np.isfinite(array).all():
+        raise AudioError(f"{path}: refusing to write NaN or infinite samples")
+    subtype = subtype or DEFAULT_SUBTYPE[file_format]
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), array.T.astype(np.float32), sample_rate, format=file_format, subtype=subtype)
+    return path
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    # libsndfile prefixes "Error opening '<path>': "; the path is already in our message.
+    return text.split("': ", 1)[-1].strip() or type(error).__name__
+
+
+def _check_wav_complete(path: Path, info) -> None:
+    """libsndfile silently shortens a truncated WAV; compare the data chunk's declared size with the file."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] not in (b"RIFF", b"RF64") or header[8:12] != b"WAVE":
+            return
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return
+            chunk_id, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"data":
+                if size == 0xFFFFFFFF:  # RF64 or streaming writer: size unknown
+                    return
+                available = path.stat().st_size - handle.tell()
+                if available < size:
+                    raise AudioError(
+                        f"{path}: truncated — the header promises {size} bytes of samples, the file has {available}"
+                    )
+                return
+            handle.seek(size + (size & 1), 1)

@@ -1,0 +1,89 @@
+"""``cantor data``: build labelled multitrack data sets and summarise them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from cantor.data.build import BuildConfig, build_dataset
+from cantor.data.render import default_soundfonts
+from cantor.data.stats import dataset_stats, plot_stats, print_stats
+from cantor.errors import CantorError, UsageError
+
+data_app = typer.Typer(help="Build and inspect labelled multitrack data.", no_args_is_help=True)
+
+
+def _soundfont_list(values: list[str] | None) -> tuple[str, ...]:
+    if not values:
+        return tuple(str(path) for path in default_soundfonts())
+    fonts = [item.strip() for value in values for item in value.split(",") if item.strip()]
+    return tuple(str(Path(font).expanduser()) for font in fonts)
+
+
+@data_app.command("build")
+def build(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the data set to (created; resumable)."),
+    preset: str = typer.Option(
+        "band", help="band (drums, bass, melody, other) or chorale (soprano, alto, tenor, bass)."
+    ),
+    songs: int = typer.Option(10, help="Number of songs; splits train/valid/test follow 8:1:1 by tune."),
+    seconds: float = typer.Option(30.0, help="Length of each song in seconds."),
+    seed: int = typer.Option(0, help="Seed: the same seed and settings give the same songs."),
+    soundfont: list[str] = typer.Option(
+        None, "--soundfont", help="Soundfont(s), repeat or comma-separate; one is drawn per stem. Default: all found."
+    ),
+    jobs: int = typer.Option(1, "-j", "--jobs", help="Worker processes."),
+    effects: bool = typer.Option(True, "--effects/--no-effects", help="Per-stem EQ, compression, reverb, panning."),
+    audio_format: str = typer.Option("wav", "--format", help="wav or flac (both 24-bit, lossless)."),
+    sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate of the rendered audio."),
+) -> None:
+    """Render a labelled multitrack data set from music21's corpus with FluidSynth."""
+    if jobs < 1:
+        raise UsageError(f"-j/--jobs must be at least 1, got {jobs}")
+    config = BuildConfig(
+        preset=preset,
+        songs=songs,
+        seconds=seconds,
+        seed=seed,
+        soundfonts=_soundfont_list(soundfont),
+        sample_rate=sample_rate,
+        effects=effects,
+        audio_format=audio_format,
+    )
+    console = Console(stderr=True)
+    console.print(f"soundfonts: {', '.join(Path(f).name for f in config.soundfonts)}")
+    with Progress(
+        TextColumn("[bold]rendering"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("songs", total=songs)
+        report = build_dataset(config, out, workers=jobs, on_song=lambda _: progress.advance(task))
+    speed = report.seconds_of_audio / report.wall_seconds if report.wall_seconds else 0.0
+    console.print(
+        f"built {len(report.built)} songs, skipped {len(report.skipped)} already complete, "
+        f"{report.seconds_of_audio:.0f} s of audio in {report.wall_seconds:.1f} s ({speed:.0f}× real time) → {out}"
+    )
+    if report.failed:
+        for name, reason in report.failed:
+            console.print(f"[red]failed[/red] {name}: {reason}")
+        raise CantorError(f"{len(report.failed)} of {songs} songs failed (the others are complete)")
+
+
+@data_app.command("stats")
+def stats(
+    root: Path = typer.Argument(..., help="A folder built by 'cantor data build' (or with manifest.jsonl)."),
+    plot: Path = typer.Option(None, "--plot", help="Where to write the PNG summary (default ROOT/stats.png)."),
+) -> None:
+    """Counts per family and split, durations and loudness; writes a PNG summary."""
+    summary = dataset_stats(root)
+    print_stats(summary, Console())
+    target = plot or root / "stats.png"
+    plot_stats(summary, target)
+    Console(stderr=True).print(f"plot → {target}")

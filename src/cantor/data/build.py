@@ -1,0 +1,395 @@
+"""The labelled multitrack data builder: corpus piece → arrangement → per-stem FluidSynth render → effects → files.
+
+Layout (the MUSDB18 convention, so real MUSDB18-HQ folders read the same way)::
+
+    DIR/build.json                      settings of the build (a re-run with other settings is refused)
+    DIR/manifest.jsonl                  one line per song: everything that was drawn and rendered
+    DIR/<split>/<song>/mixture.wav      the exact float sum of the stems
+    DIR/<split>/<song>/<stem>.wav       one file per stem, sample-aligned, same length
+    DIR/<split>/<song>/notes.mid        one track per stem: exactly the notes that were rendered
+    DIR/<split>/<song>/song.json        this song's manifest line
+
+A song is rendered into ``DIR/.partial/`` and renamed into place when complete, so a killed build never leaves a
+half-written song and a re-run skips finished songs. Splits are assigned by *tune group*, never by file, and depend
+only on the tune, so a tune is in the same split in every data set Cantor builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import soundfile
+
+from cantor.data.arrange import PRESETS, Arrangement, arrange
+from cantor.data.corpus import Piece, load_corpus
+from cantor.data.effects import apply_effects, draw_effects, rms_db
+from cantor.data.instruments import family_of, instrument_name
+from cantor.data.render import FluidRenderer
+from cantor.errors import CantorError, UsageError
+from cantor.files import write_json_atomic, write_text_atomic
+
+BUILD_FORMAT_VERSION = 1
+SPLITS = ("train", "valid", "test")
+SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1}  # test gets the rest
+# Song i's split is SPLIT_CYCLE[i % 10], so any number of songs ≥ 3 has every split and extending a build keeps
+# the songs it already has.
+SPLIT_CYCLE = ("train", "test", "valid", "train", "train", "train", "train", "train", "train", "train")
+# Share of band songs drawn from chorales (the rest are folk tunes), so harmony styles stay mixed.
+BAND_CHORALE_SHARE = 0.3
+STEM_GAIN_DB = {"melody": (-3, 3), "other": (-8, 0), "bass": (-6, 2), "drums": (-6, 2)}
+VOICE_GAIN_DB = (-6, 0)
+STEM_REFERENCE_DB = -20.0
+AUDIO_FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24")}
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Settings of one data build. Everything but ``songs`` must match when a build is extended or resumed."""
+
+    preset: str = "band"
+    songs: int = 10
+    seconds: float = 30.0
+    seed: int = 0
+    soundfonts: tuple[str, ...] = ()
+    sample_rate: int = 44100
+    effects: bool = True
+    audio_format: str = "wav"
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise UsageError(f"unknown preset {self.preset!r}; choose from {', '.join(sorted(PRESETS))}")
+        if self.songs < 1:
+            raise UsageError(f"--songs must be at least 1, got {self.songs}")
+        if not 2.0 <= self.seconds <= 600.0:
+            raise UsageError(f"--seconds must be between 2 and 600, got {self.seconds}")
+        if not self.soundfonts:
+            raise UsageError("no soundfont given and none found: install fluid-soundfont-gm or pass --soundfont")
+        missing = [font for font in self.soundfonts if not Path(font).is_file()]
+        if missing:
+            raise UsageError(f"soundfont not found: {', '.join(missing)}")
+        if self.audio_format not in AUDIO_FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(AUDIO_FORMATS)}, got {self.audio_format!r}")
+        if not 8000 <= self.sample_rate <= 192000:
+            raise UsageError(f"--sample-rate must be between 8000 and 192000, got {self.sample_rate}")
+
+    def fingerprint(self) -> dict:
+        """The settings that define the songs (not how many)."""
+        settings = asdict(self)
+        settings.pop("songs")
+        settings["soundfonts"] = [Path(f).name for f in self.soundfonts]
+        settings["format_version"] = BUILD_FORMAT_VERSION
+        return settings
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return PRESETS[self.preset]
+
+
+@dataclass(frozen=True)
+class SongSpec:
+    """One planned song: where it goes and which piece it arranges."""
+
+    index: int
+    name: str
+    split: str
+    piece: Piece
+
+
+@dataclass
+class BuildReport:
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds_of_audio: float = 0.0
+    wall_seconds: float = 0.0
+
+
+def split_of(tune_group: str) -> str:
+    """The split of a tune: a stable hash of its group, so it never depends on the seed or the song count."""
+    fraction = int(hashlib.sha1(tune_group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if fraction < SPLIT_FRACTIONS["train"]:
+        return "train"
+    if fraction < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["valid"]:
+        return "valid"
+    return "test"
+
+
+def plan_songs(config: BuildConfig, pieces: Sequence[Piece]) -> list[SongSpec]:
+    """Which piece each song arranges. Song ``i`` depends only on ``(seed, i)``: extending a build keeps its songs."""
+    pools: dict[tuple[str, str], list[Piece]] = {}
+    for piece in pieces:
+        if config.preset == "chorale" and not piece.is_chorale:
+            continue
+        category = "chorale" if piece.is_chorale else "folk"
+        pools.setdefault((split_of(piece.tune_group), category), []).append(piece)
+    for key, pool in pools.items():
+        order = np.random.default_rng([config.seed, _stable_int(key[0]), _stable_int(key[1])]).permutation(len(pool))
+        pools[key] = [pool[i] for i in order]
+    taken: dict[tuple[str, str], int] = {}
+    specs = []
+    for index in range(config.songs):
+        split = SPLIT_CYCLE[index % len(SPLIT_CYCLE)]
+        rng = np.random.default_rng([config.seed, index, 7])
+        category = "chorale" if config.preset == "chorale" or rng.random() < BAND_CHORALE_SHARE else "folk"
+        if (split, category) not in pools:
+            category = "chorale" if category == "folk" else "folk"
+        pool = pools.get((split, category))
+        if not pool:
+            raise CantorError(f"the corpus has no {config.preset} pieces for the {split} split")
+        count = taken.get((split, category), 0)
+        taken[(split, category)] = count + 1
+        piece = pool[count % len(pool)]
+        specs.append(SongSpec(index=index, name=f"{index:05d}-{_slug(piece.title)}", split=split, piece=piece))
+    return specs
+
+
+def build_dataset(
+    config: BuildConfig,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    on_song: Callable[[str], None] | None = None,
+    pieces: Sequence[Piece] | None = None,
+) -> BuildReport:
+    """Render ``config.songs`` songs into ``out``; finished songs are skipped, failures reported, not raised."""
+    out = Path(out)
+    start = time.perf_counter()
+    _claim_directory(out, config)
+    specs = plan_songs(config, load_corpus() if pieces is None else pieces)
+    report = BuildReport()
+    todo = []
+    for spec in specs:
+        if (out / spec.split / spec.name / "song.json").is_file():
+            report.skipped.append(spec.name)
+            if on_song:
+                on_song(spec.name)
+        else:
+            todo.append(spec)
+    if workers <= 1 or len(todo) <= 1:
+        renderer = FluidRenderer(config.soundfonts, sample_rate=config.sample_rate) if todo else None
+        for spec in todo:
+            _collect(report, spec, lambda s=spec: render_song(s, config, out, renderer), on_song)
+        if renderer is not None:
+            renderer.close()
+    else:
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(config.soundfonts, config.sample_rate)
+        ) as pool:
+            futures = {pool.submit(_render_in_worker, spec, config, out): spec for spec in todo}
+            for future in as_completed(futures):
+                _collect(report, futures[future], future.result, on_song)
+    write_manifest(out)
+    report.wall_seconds = time.perf_counter() - start
+    return report
+
+
+def _collect(report: BuildReport, spec: SongSpec, run: Callable[[], dict], on_song) -> None:
+    try:
+        record = run()
+    except Exception as error:  # noqa: BLE001 — one broken song must not stop the build; it is reported
+        report.failed.append((spec.name, f"{type(error).__name__}: {error}"))
+    else:
+        report.built.append(spec.name)
+        report.seconds_of_audio += record["duration_seconds"]
+    if on_song:
+        on_song(spec.name)
+
+
+def _claim_directory(out: Path, config: BuildConfig) -> None:
+    """Create ``out`` or check that it holds a build with the same settings; clear leftovers of a killed run."""
+    settings_path = out / "build.json"
+    if settings_path.is_file():
+        existing = json.loads(settings_path.read_text())
+        wanted = config.fingerprint()
+        if existing != wanted:
+            differing = ", ".join(sorted(k for k in wanted if existing.get(k) != wanted[k]))
+            raise UsageError(
+                f"{out} holds a build with other settings ({differing}); use the same settings or a new --out"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} exists and is not a Cantor data folder; choose an empty or new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(settings_path, config.fingerprint())
+    shutil.rmtree(out / ".partial", ignore_errors=True)
+
+
+_worker_renderer: FluidRenderer | None = None
+
+
+def _init_worker(soundfonts: tuple[str, ...], sample_rate: int) -> None:
+    # One renderer per worker process, made once: loading the soundfonts costs seconds.
+    global _worker_renderer
+    _worker_renderer = FluidRenderer(soundfonts, sample_rate=sample_rate)
+
+
+def _render_in_worker(spec: SongSpec, config: BuildConfig, out: Path) -> dict:
+    assert _worker_renderer is not None, "worker initializer did not run"
+    return render_song(spec, config, out, _worker_renderer)
+
+
+def render_song(spec: SongSpec, config: BuildConfig, out: Path, renderer: FluidRenderer) -> dict:
+    """Arrange, render, process and write one song; returns its manifest record."""
+    rng = np.random.default_rng([config.seed, spec.index])
+    arrangement = arrange(spec.piece, preset=config.preset, seconds=config.seconds, rng=rng)
+    num_samples = int(round(config.seconds * config.sample_rate))
+    stems: dict[str, np.ndarray] = {}
+    stem_records: dict[str, dict] = {}
+    for name in config.stems:
+        plan = arrangement.stems[name]
+        soundfont = config.soundfonts[int(rng.integers(len(config.soundfonts)))]
+        rendered = renderer.render(
+            plan.notes, soundfont=soundfont, program=plan.program, is_drum=plan.is_drum, num_samples=num_samples
+        )
+        audio = rendered.audio
+        level = rms_db(audio)
+        if level > -100:
+            audio = audio * np.float32(10 ** ((STEM_REFERENCE_DB - level) / 20))
+        chain = draw_effects(name, plan.family, rng) if config.effects else {}
+        if chain:
+            audio = apply_effects(audio, chain, sample_rate=config.sample_rate)
+        low, high = STEM_GAIN_DB.get(name, VOICE_GAIN_DB)
+        gain_db = round(float(rng.uniform(low, high)), 2)
+        stems[name] = audio * np.float32(10 ** (gain_db / 20))
+        pitches = [n.pitch for n in plan.notes]
+        stem_records[name] = {
+            "program": rendered.program,
+            "requested_program": plan.program,
+            "is_drum": plan.is_drum,
+            "instrument": instrument_name(rendered.program, is_drum=plan.is_drum),
+            "family": family_of(rendered.program, is_drum=plan.is_drum),
+            "soundfont": Path(soundfont).name,
+            "note_count": len(plan.notes),
+            "pitch_range": [min(pitches), max(pitches)] if pitches else None,
+            "gain_db": gain_db,
+            "effects": chain,
+            "details": plan.details,
+        }
+    mixture, stems, mix_record = _mix(stems, rng)
+    for name, audio in stems.items():
+        stem_records[name]["loudness_rms_db"] = rms_db(audio)
+    record = _song_record(spec, config, arrangement, stem_records, mix_record)
+    _write_song(out, spec, config, arrangement, mixture, stems, record)
+    return record
+
+
+def _mix(stems: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
+    """Scale all stems together to a drawn peak, quantise to the 24-bit grid, and sum.
+
+    On the 24-bit grid the float32 sum is exact and so is its 24-bit file, so ``mixture == sum(stems)`` holds for the
+    files on disk, not just in memory.
+    """
+    raw = sum(stems.values())
+    # A stem can peak above the mixture (stems cancel); every file must stay inside [-1, 1).
+    peak = max(float(np.abs(raw).max()), *(float(np.abs(a).max()) for a in stems.values()))
+    target_peak = float(rng.uniform(0.3, 0.9))
+    scale = target_peak / peak if peak > 0 else 1.0
+    grid = np.float32(2.0**23)  # |x| < 1, so x·2²³ rounds to an integer that float32 holds exactly
+    quantised = {name: np.round(a * np.float32(scale) * grid) / grid for name, a in stems.items()}
+    # Summed in float64 so no partial sum rounds; the result is on the grid and inside (-1, 1), so float32 is exact.
+    mixture = np.sum([a.astype(np.float64) for a in quantised.values()], axis=0).astype(np.float32)
+    return mixture, quantised, {"peak": round(target_peak, 4), "scale": scale, "loudness_rms_db": rms_db(mixture)}
+
+
+def _song_record(spec, config, arrangement: Arrangement, stem_records: dict, mix_record: dict) -> dict:
+    piece = arrangement.piece
+    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    extension = config.audio_format
+    return {
+        "name": spec.name,
+        "index": spec.index,
+        "split": spec.split,
+        "preset": config.preset,
+        "seed": config.seed,
+        "source": {
+            "piece_id": piece.piece_id,
+            "title": piece.title,
+            "collection": piece.source,
+            "tune_group": piece.tune_group,
+        },
+        "key": {"tonic": names[(piece.tonic_pc + arrangement.transpose) % 12], "mode": piece.mode},
+        "meter": f"{piece.meter[0]}/{piece.meter[1]}",
+        "style": arrangement.style,
+        "tempo_bpm": arrangement.tempo_bpm,
+        "transpose": arrangement.transpose,
+        "start_bar": arrangement.start_bar,
+        "num_bars": arrangement.num_bars,
+        "duration_seconds": config.seconds,
+        "sample_rate": config.sample_rate,
+        "choices": arrangement.choices,
+        "mix": mix_record,
+        "stems": stem_records,
+        "files": {name: f"{name}.{extension}" for name in ("mixture", *config.stems)} | {"notes": "notes.mid"},
+    }
+
+
+def _write_song(out: Path, spec, config, arrangement: Arrangement, mixture, stems, record: dict) -> None:
+    partial = out / ".partial" / f"{spec.name}.{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    file_format, subtype = AUDIO_FORMATS[config.audio_format]
+    for name, audio in {"mixture": mixture, **stems}.items():
+        soundfile.write(
+            partial / record["files"][name], audio.T, config.sample_rate, format=file_format, subtype=subtype
+        )
+    notes_midi(arrangement).write(str(partial / "notes.mid"))
+    (partial / "song.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    final = out / spec.split / spec.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(partial, final)  # atomic: the song appears complete or not at all
+
+
+def notes_midi(arrangement: Arrangement) -> pretty_midi.PrettyMIDI:
+    """One MIDI track per stem, named after the stem, with exactly the rendered notes."""
+    midi = pretty_midi.PrettyMIDI(resolution=960, initial_tempo=arrangement.tempo_bpm)
+    for name, plan in arrangement.stems.items():
+        instrument = pretty_midi.Instrument(program=plan.program, is_drum=plan.is_drum, name=name)
+        instrument.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in plan.notes]
+        midi.instruments.append(instrument)
+    return midi
+
+
+def read_manifest(root: str | Path) -> list[dict]:
+    """Song records of a built folder, in song order (from the per-song files, which are always complete)."""
+    root = Path(root)
+    records = [json.loads(p.read_text()) for split in SPLITS for p in (root / split).glob("*/song.json")]
+    return sorted(records, key=lambda r: r["index"])
+
+
+def write_manifest(root: Path) -> Path:
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in read_manifest(root))
+    return write_text_atomic(root / "manifest.jsonl", lines)
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:32] or "untitled"
+
+
+def _stable_int(text: str) -> int:
+    return int(hashlib.sha1(text.encode()).hexdigest()[:8], 16)
+
+
+__all__ = [
+    "BuildConfig",
+    "BuildReport",
+    "SongSpec",
+    "build_dataset",
+    "notes_midi",
+    "plan_songs",
+    "read_manifest",
+    "render_song",
+    "split_of",
+    "write_manifest",
+]
