@@ -9,7 +9,7 @@ import pytest
 import soundfile
 import torch
 
-from cantor.audio import audio_info, load, save
+from cantor.audio import audio_info, load, save, save_wav_pcm24
 from cantor.errors import AudioError
 
 
@@ -155,3 +155,18 @@ def test_audio_info_reports_header(tmp_path):
     path = save(tmp_path / "x.flac", _noise(channels=1, frames=1234), 22050)
     info = audio_info(path)
     assert (info.frames, info.channels, info.samplerate) == (1234, 1, 22050)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_fast_pcm24_writer_matches_libsndfile(tmp_path, channels):
+    frames = 1001  # odd: mono data needs a RIFF pad byte
+    audio = np.random.default_rng(channels).uniform(-1.2, 1.2, (channels, frames)).astype(np.float32)
+    save_wav_pcm24(tmp_path / "fast.wav", audio, 48000)
+    soundfile.write(tmp_path / "reference.wav", np.clip(audio, -1, 1).T, 48000, subtype="PCM_24")
+    ours, rate = soundfile.read(tmp_path / "fast.wav", dtype="float32", always_2d=True)
+    reference, _ = soundfile.read(tmp_path / "reference.wav", dtype="float32", always_2d=True)
+    assert rate == 48000 and ours.shape == (frames, channels)
+    assert np.max(np.abs(ours - reference)) <= 2**-23  # libsndfile clips +1.0 one step lower than we round
+    grid = np.round(np.clip(audio, -1, 1 - 2**-23) * 2**23) / 2**23
+    assert np.array_equal(ours, grid.T.astype(np.float32))  # values on the 24-bit grid are stored exactly
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fast.wav", "reference.wav"]

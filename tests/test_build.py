@@ -119,16 +119,18 @@ def test_other_settings_are_refused(band_build, band_config):
 
 
 def test_a_failing_song_leaves_nothing_behind(tmp_path, monkeypatch, band_config):
-    calls = {"n": 0}
-    real_write = soundfile.write
+    from cantor.data import build
 
-    def write_then_fail(*args, **kwargs):
+    calls = {"n": 0}
+    real_save = build.save_wav_pcm24
+
+    def save_then_fail(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:  # mid-song: the mixture and a stem are on disk, the rest is not
             raise OSError("disk full")
-        return real_write(*args, **kwargs)
+        return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(soundfile, "write", write_then_fail)
+    monkeypatch.setattr(build, "save_wav_pcm24", save_then_fail)
     config = BuildConfig(**{**band_config.__dict__, "songs": 1})
     report = build_dataset(config, tmp_path)
     assert len(report.failed) == 1 and "disk full" in report.failed[0][1]

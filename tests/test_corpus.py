@@ -26,12 +26,16 @@ def test_index_holds_chorales_and_folk_tunes(pieces):
 def test_index_matches_a_fresh_music21_parse(pieces):
     from music21 import corpus
 
-    entry = next(p for p in pieces if p.piece_id.endswith("bwv66.6.mxl"))
-    score = corpus.parse("bach/bwv66.6")
-    soprano = score.parts[0].flatten().stripTies().notes
-    expected = [(int(round(float(n.offset) * TICKS_PER_QUARTER)), n.pitch.midi) for n in soprano]
-    assert [(n.onset, n.pitch) for n in entry.voices["soprano"]] == expected
-    assert entry.meter == (4, 4) and entry.mode == "minor" and entry.tonic_pc == 6  # F# minor
+    entry = next(p for p in pieces if p.piece_id == "chorale/bach/bwv269.mxl")
+    score = corpus.parse("bach/bwv269")
+    for voice, part in zip(("soprano", "bass"), (score.parts[0], score.parts[3]), strict=True):
+        notes = part.flatten().stripTies().notes
+        expected = [(round(float(n.offset) * TICKS_PER_QUARTER), n.pitch.midi) for n in notes]
+        assert [(n.onset, n.pitch) for n in entry.voices[voice]] == expected
+    key = score.analyze("key")
+    assert (entry.tonic_pc, entry.mode) == (key.tonic.pitchClass, key.mode)
+    assert entry.meter == (3, 4) and entry.bar_ticks == 3 * TICKS_PER_QUARTER
+    assert entry.downbeat == TICKS_PER_QUARTER  # a one-beat pickup: the first bar line falls after beat one
 
 
 def test_reused_chorale_melodies_share_a_group(pieces):
@@ -52,8 +56,12 @@ def test_tune_groups_are_transposition_invariant_and_title_aware():
     pieces = [
         _piece("a", tune, "First Tune"),
         _piece("b", [p + 5 for p in tune] + [50, 51], "Another Name"),  # same melody, transposed
-        _piece("c", [60, 67, 60, 67, 62, 69, 62, 69, 64, 71, 64, 71, 65, 72, 65, 72, 60, 60], "Third Reel"),
-        _piece("d", [70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71], "The Third Reel"),
+        _piece("c", [60, 67, 60, 67, 62, 69, 62, 69, 64, 71, 64, 71, 65, 72, 65, 72, 60, 60], "Boys of Ballisodare"),
+        _piece(
+            "d",
+            [70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71, 70, 71],
+            "The Boys of Ballisodare (Reel)",
+        ),
     ]
     groups = [p.tune_group for p in assign_tune_groups(pieces)]
     assert groups == ["a", "a", "c", "c"]

