@@ -18,6 +18,10 @@ from cantor.data.corpus import Note
 QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "dom7": (0, 4, 7, 10)}
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
+# How much one window's notes count against the key prior and the transition bonus. Weighed per voice so a lone
+# folk melody moves the harmony as readily as four chorale voices do; lower values leave folk tunes on the tonic.
+EVIDENCE_WEIGHT = 4.0
+STAY_BONUS = 0.15
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ def fit_chords(
                 end = min(note.onset + note.duration, (window + 1) * window_ticks)
                 accent = 1.5 if start % bar_ticks == 0 else 1.0
                 histograms[window, note.pitch % 12] += accent * (end - start) / window_ticks
+    histograms *= EVIDENCE_WEIGHT / max(1, len(voices))
     membership = np.array([[1.0 if pc in c.pitch_classes else -0.6 for pc in range(12)] for c in chords])
     emission = histograms @ membership.T + prior  # (windows, chords)
     transition = np.array([[_transition_score(a, b) for b in chords] for a in chords])
@@ -113,7 +118,7 @@ def fit_chords(
 
 def _transition_score(a: Chord, b: Chord) -> float:
     if a == b:
-        return 0.3
+        return STAY_BONUS
     motion = (b.root - a.root) % 12
     if motion == 5:  # falling fifth (V→I, ii→V)
         return 0.4 if a.quality in ("dom7", "maj") else 0.2
