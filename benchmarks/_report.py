@@ -22,7 +22,8 @@ def machine_description() -> str:
     if meminfo.is_file():
         kb = int(meminfo.read_text().split()[1])
         memory = f", {kb / 2**20:.0f} GiB RAM"
-    return f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} cores{memory}, {system}"
 
 
 def header(title: str) -> str:

@@ -170,3 +170,13 @@ def test_chorale_preset_writes_four_voices(chorale_build):
         assert sorted(record["stems"]) == ["alto", "bass", "soprano", "tenor"]
         song = chorale_build / record["split"] / record["name"]
         assert {p.stem for p in song.glob("*.wav")} == {"mixture", "soprano", "alto", "tenor", "bass"}
+
+
+def test_building_one_split_gives_the_same_songs(band_build, band_config, tmp_path):
+    report = build_dataset(band_config, tmp_path, splits=("test",))
+    assert [name for name in report.built] == [p.name for p in (band_build / "test").iterdir()]
+    assert not (tmp_path / "train").exists()
+    ours = {k: v for k, v in _digest(tmp_path).items() if k.endswith(".wav")}
+    assert ours and all(_digest(band_build)[k] == v for k, v in ours.items())
+    with pytest.raises(UsageError, match="--splits"):
+        build_dataset(band_config, tmp_path, splits=("holdout",))

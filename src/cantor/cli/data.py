@@ -39,6 +39,9 @@ def build(
     effects: bool = typer.Option(True, "--effects/--no-effects", help="Per-stem EQ, compression, reverb, panning."),
     audio_format: str = typer.Option("wav", "--format", help="wav or flac (both 24-bit, lossless)."),
     sample_rate: int = typer.Option(44100, "--sample-rate", help="Sample rate of the rendered audio."),
+    splits: str = typer.Option(
+        "train,valid,test", "--splits", help="Render only the songs of these splits (e.g. test for a held-out set)."
+    ),
 ) -> None:
     """Render a labelled multitrack data set from music21's corpus with FluidSynth."""
     if jobs < 1:
@@ -63,8 +66,16 @@ def build(
         TimeRemainingColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("songs", total=songs)
-        report = build_dataset(config, out, workers=jobs, on_song=lambda _: progress.advance(task))
+        wanted = tuple(s.strip() for s in splits.split(",") if s.strip())
+        task = progress.add_task("songs", total=None)
+        report = build_dataset(
+            config,
+            out,
+            workers=jobs,
+            splits=wanted,
+            on_song=lambda _: progress.advance(task),
+            on_plan=lambda count: progress.update(task, total=count),
+        )
     speed = report.seconds_of_audio / report.wall_seconds if report.wall_seconds else 0.0
     console.print(
         f"built {len(report.built)} songs, skipped {len(report.skipped)} already complete, "
@@ -73,7 +84,8 @@ def build(
     if report.failed:
         for name, reason in report.failed:
             console.print(f"[red]failed[/red] {name}: {reason}")
-        raise CantorError(f"{len(report.failed)} of {songs} songs failed (the others are complete)")
+        total = len(report.built) + len(report.skipped) + len(report.failed)
+        raise CantorError(f"{len(report.failed)} of {total} songs failed (the others are complete)")
 
 
 @data_app.command("stats")

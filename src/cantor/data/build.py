@@ -163,12 +163,23 @@ def build_dataset(
     workers: int = 1,
     on_song: Callable[[str], None] | None = None,
     pieces: Sequence[Piece] | None = None,
+    splits: Sequence[str] = SPLITS,
+    on_plan: Callable[[int], None] | None = None,
 ) -> BuildReport:
-    """Render ``config.songs`` songs into ``out``; finished songs are skipped, failures reported, not raised."""
+    """Render ``config.songs`` songs into ``out``; finished songs are skipped, failures reported, not raised.
+
+    ``splits`` restricts the build to the songs of those splits (e.g. only ``test`` for a held-out soundfont set);
+    the songs are the same as in a full build with the same settings.
+    """
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown or not splits:
+        raise UsageError(f"--splits takes a comma-separated subset of {', '.join(SPLITS)}, got {', '.join(splits)}")
     out = Path(out)
     start = time.perf_counter()
     _claim_directory(out, config)
-    specs = plan_songs(config, load_corpus() if pieces is None else pieces)
+    specs = [s for s in plan_songs(config, load_corpus() if pieces is None else pieces) if s.split in splits]
+    if on_plan:
+        on_plan(len(specs))
     report = BuildReport()
     todo = []
     for spec in specs:
