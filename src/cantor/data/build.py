@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -196,8 +197,12 @@ def build_dataset(
         if renderer is not None:
             renderer.close()
     else:
+        # "spawn", not fork: a forked child inherits FluidSynth's (GLib's) locks mid-use and can hang forever.
         with ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(config.soundfonts, config.sample_rate)
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(config.soundfonts, config.sample_rate),
         ) as pool:
             futures = {pool.submit(_render_in_worker, spec, config, out): spec for spec in todo}
             for future in as_completed(futures):
@@ -307,10 +312,12 @@ def _mix(stems: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[np.nda
     peak = max(float(np.abs(raw).max()), *(float(np.abs(a).max()) for a in stems.values()))
     target_peak = float(rng.uniform(0.3, 0.9))
     scale = target_peak / peak if peak > 0 else 1.0
-    grid = np.float32(2.0**23)  # |x| < 1, so x·2²³ rounds to an integer that float32 holds exactly
-    quantised = {name: np.round(a * np.float32(scale) * grid) / grid for name, a in stems.items()}
-    # Summed in float64 so no partial sum rounds; the result is on the grid and inside (-1, 1), so float32 is exact.
-    mixture = np.sum([a.astype(np.float64) for a in quantised.values()], axis=0).astype(np.float32)
+    grid = np.float32(2.0**23)
+    # Integer arithmetic makes the sum exact by construction; every value stays below 2²⁴ in magnitude, which
+    # float32 represents exactly, so the float files hold the same numbers.
+    steps = {name: np.round(a * np.float32(scale) * grid).astype(np.int32) for name, a in stems.items()}
+    mixture = (sum(steps.values()) / grid).astype(np.float32)
+    quantised = {name: (s / grid).astype(np.float32) for name, s in steps.items()}
     return mixture, quantised, {"peak": round(target_peak, 4), "scale": scale, "loudness_rms_db": rms_db(mixture)}
 
 
