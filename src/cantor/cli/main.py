@@ -8,6 +8,7 @@ import typer
 
 from cantor import __version__
 from cantor.cli.data import data_app
+from cantor.cli.train import train_app
 from cantor.errors import CantorError
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
 
 
 def _version(value: bool) -> None:

@@ -41,7 +41,8 @@ class MultitrackDataset(Dataset):
         segment_seconds: crop length; ``None`` returns whole songs (deterministic mode only).
         sample_rate: the rate the files must have (no resampling while training).
         random_crops: random crops (training) or tiled crops (validation). Default: random for ``"train"`` only.
-        remix: draw each source from an independent song and offset, at a random gain; the mixture is their sum.
+        remix: probability (``True`` = 1) that a training item is remixed: each source from an independent song and
+            offset, at a random gain, the mixture their sum. Otherwise the item is a crop of one real mixture.
         gain_db: range of the per-source gain when remixing.
         samples_per_epoch: length of a random-crop epoch (default: as many crops as tiling would give).
         seed: items depend only on ``(seed, epoch, index)``.
@@ -57,7 +58,7 @@ class MultitrackDataset(Dataset):
         segment_seconds: float | None = 6.0,
         sample_rate: int = 44100,
         random_crops: bool | None = None,
-        remix: bool = False,
+        remix: float | bool = 0.0,
         gain_db: tuple[float, float] = (-3.0, 3.0),
         samples_per_epoch: int | None = None,
         seed: int = 0,
@@ -68,7 +69,9 @@ class MultitrackDataset(Dataset):
         self.sources = tuple(sources)
         self.sample_rate = sample_rate
         self.random_crops = split == "train" if random_crops is None else random_crops
-        self.remix = remix
+        self.remix = float(remix)
+        if not 0.0 <= self.remix <= 1.0:
+            raise CantorError(f"remix is a probability in [0, 1], got {remix}")
         self.gain_db = gain_db
         self.seed = seed
         self.channels = channels
@@ -131,7 +134,7 @@ class MultitrackDataset(Dataset):
             sources = torch.stack([self._read(song, name, offset, frames) for name in self.sources])
             return self._read(song, "mixture", offset, frames), sources
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        if self.remix:
+        if self.remix > 0 and rng.random() < self.remix:
             parts = []
             for name in self.sources:
                 song = self.songs[int(rng.integers(len(self.songs)))]
@@ -154,7 +157,8 @@ class MultitrackDataset(Dataset):
 
     def describe(self) -> str:
         minutes = sum(s.frames for s in self.songs) / self.sample_rate / 60
-        mode = "random crops" + (" remixed" if self.remix else "") if self.random_crops else "tiled crops"
+        remixed = f", {self.remix:.0%} remixed" if self.remix else ""
+        mode = f"random crops{remixed}" if self.random_crops else "tiled crops"
         segment = "whole songs" if self.segment is None else f"{self.segment / self.sample_rate:g} s"
         return f"{self.split}: {len(self.songs)} songs, {minutes:.1f} min, {len(self)} items of {segment} ({mode})"
 

@@ -71,6 +71,7 @@ class FluidRenderer:
         self._write_float.restype = ctypes.c_int
         # Without argtypes ctypes passes the 64-bit synth pointer as a C int and FluidSynth crashes.
         self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
+        self._quiet_fluidsynth_log()
         self._holders = {}
         for font in soundfonts:
             font = Path(font)
@@ -80,6 +81,14 @@ class FluidRenderer:
             if holder.sfload(str(font)) < 0:
                 raise CantorError(f"{font}: FluidSynth cannot load this soundfont")
             self._holders[font] = holder
+
+    def _quiet_fluidsynth_log(self) -> None:
+        """FluidSynth prints an error for every preset a font lacks; Cantor checks return codes and falls back
+        itself (recording what played), so those lines would only bury the progress bar. Panics still print."""
+        set_log = self._fluidsynth._fl.fluid_set_log_function
+        set_log.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+        for level in (1, 2, 3, 4):  # FLUID_ERR, FLUID_WARN, FLUID_INFO, FLUID_DBG
+            set_log(level, None, None)
 
     def _new_synth(self, *, lazy_samples: bool = True):
         return self._fluidsynth.Synth(

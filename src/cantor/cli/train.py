@@ -1,0 +1,62 @@
+"""``cantor train``: train Cantor's models on data it built (or MUSDB18-style folders)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from cantor.errors import UsageError
+
+train_app = typer.Typer(help="Train models.", no_args_is_help=True)
+
+
+@train_app.command("separator")
+def separator(
+    data: Path = typer.Option(..., "--data", help="Data folder with train/ and valid/ splits."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint)."),
+    preset: str = typer.Option("band-small", help="Model and recipe preset."),
+    sources: str = typer.Option(None, help="Comma-separated stem names (default: the preset's)."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
+    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
+    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
+    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
+    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Train a TCN-VAE separator; writes checkpoints, logs, curves.png, best/ and final/ (safetensors)."""
+    import torch
+
+    from cantor.models.presets import separator_preset
+    from cantor.train.separator import train_separator
+
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: no such folder")
+    try:
+        model_config, train_config = separator_preset(
+            preset, sources=tuple(s.strip() for s in sources.split(",")) if sources else None
+        )
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from error
+    overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+    train_config = dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
+    if threads:
+        torch.set_num_threads(threads)
+    command = "cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run = train_separator(
+        data=data,
+        out=out,
+        model_config=model_config,
+        train_config=train_config,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        devices=int(devices) if devices.isdigit() else devices,
+        strategy=strategy,
+        command=command,
+    )
+    typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")

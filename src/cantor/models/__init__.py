@@ -1,0 +1,1 @@
+"""Complete models built from cantor.nn parts, and their weights on disk."""

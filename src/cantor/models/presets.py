@@ -1,0 +1,113 @@
+"""Named presets: a model architecture and the training recipe that goes with it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from cantor.features.stft import STFTConfig
+from cantor.models.separator import SeparatorConfig
+from cantor.nn.tcn import TCNConfig
+from cantor.nn.vae import BottleneckConfig
+
+BAND_SOURCES = ("drums", "bass", "melody", "other")
+CHORALE_SOURCES = ("soprano", "alto", "tenor", "bass")
+
+
+@dataclass(frozen=True)
+class SeparatorTrainConfig:
+    """How a separator is trained. Loss weights by name: α (reconstruction) = ``spectral_l1``/``waveform_l1``,
+    β (KL) = ``kl``, annealed from 0 over ``kl_warmup_steps``; ``adversarial``/``feature_matching`` need the
+    discriminator."""
+
+    segment_seconds: float = 3.0
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-4
+    warmup_steps: int = 100
+    max_steps: int = 4000
+    losses: dict[str, float] = field(default_factory=lambda: {"spectral_l1": 1.0, "waveform_l1": 5.0, "kl": 1e-3})
+    kl_warmup_steps: int = 500
+    free_bits: float = 0.05
+    discriminator: bool = False
+    discriminator_width: int = 32
+    discriminator_learning_rate: float = 2e-4
+    adversarial_start_step: int = 300
+    remix: float = 0.5
+    gain_db: tuple[float, float] = (-6.0, 3.0)
+    val_every_steps: int = 250
+    val_items: int = 24
+    val_segment_seconds: float = 10.0
+    checkpoint_minutes: float = 5.0
+    grad_clip: float = 5.0
+    seed: int = 0
+    num_workers: int = 1
+
+
+def _small(sources: tuple[str, ...]) -> SeparatorConfig:
+    return SeparatorConfig(
+        sources=sources,
+        hidden=192,
+        encoder_tcn=TCNConfig(channels=192, hidden=384, dilations=(1, 2, 4, 8, 16), repeats=2),
+        decoder_tcn=TCNConfig(channels=192, hidden=384, dilations=(1, 2, 4, 8), repeats=1),
+        bottleneck=BottleneckConfig(kind="vae", latent_dim=64),
+    )
+
+
+_TINY = SeparatorConfig(
+    sources=("a", "b"),
+    sample_rate=8000,
+    stft=STFTConfig(n_fft=256, hop_length=64),
+    hidden=32,
+    encoder_tcn=TCNConfig(channels=32, hidden=64, dilations=(1, 2, 4), repeats=1),
+    decoder_tcn=TCNConfig(channels=32, hidden=64, dilations=(1, 2), repeats=1),
+    bottleneck=BottleneckConfig(kind="vae", latent_dim=8),
+)
+
+SEPARATOR_PRESETS: dict[str, tuple[SeparatorConfig, SeparatorTrainConfig]] = {
+    "band-small": (_small(BAND_SOURCES), SeparatorTrainConfig()),
+    "chorale-small": (_small(CHORALE_SOURCES), SeparatorTrainConfig()),
+    # Ablations of band-small: one change each.
+    "band-small-lstm": (dataclasses.replace(_small(BAND_SOURCES), encoder="lstm"), SeparatorTrainConfig()),
+    "band-small-deterministic": (
+        dataclasses.replace(_small(BAND_SOURCES), bottleneck=BottleneckConfig(kind="deterministic", latent_dim=64)),
+        SeparatorTrainConfig(losses={"spectral_l1": 1.0, "waveform_l1": 5.0}),
+    ),
+    "band-small-gmm": (
+        dataclasses.replace(_small(BAND_SOURCES), bottleneck=BottleneckConfig(latent_dim=64, prior="gmm")),
+        SeparatorTrainConfig(),
+    ),
+    "band-small-gan": (
+        _small(BAND_SOURCES),
+        SeparatorTrainConfig(
+            discriminator=True,
+            losses={"spectral_l1": 1.0, "waveform_l1": 5.0, "kl": 1e-3, "adversarial": 0.05, "feature_matching": 0.5},
+        ),
+    ),
+    # For tests and smoke runs: trains in seconds on toy data.
+    "tiny": (
+        _TINY,
+        SeparatorTrainConfig(
+            segment_seconds=0.5,
+            batch_size=4,
+            learning_rate=3e-3,
+            warmup_steps=10,
+            max_steps=200,
+            kl_warmup_steps=50,
+            val_every_steps=100,
+            val_items=4,
+            val_segment_seconds=0.5,
+            num_workers=0,
+        ),
+    ),
+}
+
+
+def separator_preset(name: str, *, sources: tuple[str, ...] | None = None):
+    """(model config, train config) of a preset; ``sources`` overrides the preset's stem names."""
+    if name not in SEPARATOR_PRESETS:
+        raise KeyError(f"unknown separator preset {name!r}; choose from {', '.join(SEPARATOR_PRESETS)}")
+    model, train = SEPARATOR_PRESETS[name]
+    if sources is not None:
+        model = dataclasses.replace(model, sources=tuple(sources))
+    return model, train

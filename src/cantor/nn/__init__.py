@@ -1,0 +1,1 @@
+"""Building blocks: TCN, variational bottleneck, discriminators."""

@@ -1,0 +1,1 @@
+"""Training systems (Lightning), losses and training plots."""

@@ -1,0 +1,291 @@
+"""Training a separator with Lightning: the system (losses, GAN step), data, checkpoints, export.
+
+The GAN step is written out in order: the discriminator on detached estimates first, then the separator with its
+named loss terms. Without a discriminator only the second half runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, Subset
+
+from cantor.data.dataset import MultitrackDataset
+from cantor.metrics.sdr import si_sdr_improvement, si_sdr_tracks
+from cantor.models.presets import SeparatorTrainConfig
+from cantor.models.separator import SeparatorConfig, TCNVAESeparator
+from cantor.models.weights import count_parameters, save_weights
+from cantor.nn.discriminator import SpectrogramDiscriminator
+from cantor.train import losses
+from cantor.train.plots import plot_training_curves
+
+SEPARATOR_KIND = "separator"
+
+
+class SeparatorSystem(L.LightningModule):
+    """A :class:`TCNVAESeparator` (plus an optional discriminator) and how it learns."""
+
+    def __init__(self, model: dict, train: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts only: the checkpoint holds no pickled classes
+        self.model_config = SeparatorConfig.from_dict(model)
+        self.train_config = SeparatorTrainConfig(**{**train, "gain_db": tuple(train["gain_db"])})
+        losses.check_loss_names(self.train_config.losses, losses.SEPARATOR_TERMS)
+        adversarial = {"adversarial", "feature_matching"} & {k for k, v in self.train_config.losses.items() if v}
+        if adversarial and not self.train_config.discriminator:
+            raise ValueError(f"loss terms {sorted(adversarial)} need discriminator=True")
+        self.model = TCNVAESeparator(self.model_config)
+        self.discriminator = (
+            SpectrogramDiscriminator(
+                sources=len(self.model_config.sources),
+                channels=self.model_config.channels,
+                width=self.train_config.discriminator_width,
+            )
+            if self.train_config.discriminator
+            else None
+        )
+        self.automatic_optimization = False
+        self._val_scores: list[torch.Tensor] = []
+        self._val_improvements: list[torch.Tensor] = []
+
+    # --- optimisation ---------------------------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        config = self.train_config
+        optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate)
+
+        def schedule(step: int) -> float:
+            if step < config.warmup_steps:
+                return (step + 1) / config.warmup_steps
+            progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+            floor = config.final_learning_rate / config.learning_rate
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+        if self.discriminator is None:
+            return [optimiser], [scheduler]
+        disc_optimiser = torch.optim.Adam(
+            self.discriminator.parameters(), lr=config.discriminator_learning_rate, betas=(0.5, 0.9)
+        )
+        return [optimiser, disc_optimiser], [scheduler]
+
+    def _log_magnitude(self, spec: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(losses.magnitude(spec))
+
+    def training_step(self, batch, batch_index):
+        mixture, targets = batch  # (B, C, T), (B, S, C, T)
+        config = self.train_config
+        optimisers = self.optimizers()
+        optimiser = optimisers[0] if isinstance(optimisers, list) else optimisers
+        step = self.global_step if self.discriminator is None else self.global_step // 2
+        output = self.model(mixture)
+        target_spec = self.model.stft(targets)
+        weights = config.losses
+        adversarial_on = self.discriminator is not None and step >= config.adversarial_start_step
+
+        # 1. discriminator on detached estimates
+        if adversarial_on:
+            disc_optimiser = optimisers[1]
+            real_logits, _ = self.discriminator(self._log_magnitude(target_spec))
+            fake_logits, _ = self.discriminator(self._log_magnitude(output.spec.detach()))
+            disc_loss = losses.least_squares_discriminator(real_logits, fake_logits)
+            disc_optimiser.zero_grad()
+            self.manual_backward(disc_loss)
+            disc_optimiser.step()
+            self.log("train/discriminator", disc_loss, prog_bar=False)
+
+        # 2. the separator, term by term
+        terms: dict[str, torch.Tensor] = {}
+        if weights.get("spectral_l1"):
+            terms["spectral_l1"] = losses.spectral_l1(output.spec, target_spec)
+        if weights.get("waveform_l1"):
+            terms["waveform_l1"] = losses.waveform_l1(output.sources, targets)
+        if weights.get("kl") and self.model_config.bottleneck.kind == "vae":
+            terms["kl"] = self.model.bottleneck.kl(output.latent, free_bits=config.free_bits)
+        if adversarial_on:
+            fake_logits, fake_features = self.discriminator(self._log_magnitude(output.spec))
+            if weights.get("adversarial"):
+                terms["adversarial"] = losses.least_squares_generator(fake_logits)
+            if weights.get("feature_matching"):
+                _, real_features = self.discriminator(self._log_magnitude(target_spec))
+                terms["feature_matching"] = losses.feature_matching(real_features, fake_features)
+        kl_ramp = min(1.0, step / max(1, config.kl_warmup_steps))
+        total = sum(weights[name] * (kl_ramp if name == "kl" else 1.0) * value for name, value in terms.items())
+        optimiser.zero_grad()
+        self.manual_backward(total)
+        self.clip_gradients(optimiser, gradient_clip_val=config.grad_clip, gradient_clip_algorithm="norm")
+        optimiser.step()
+        self.lr_schedulers().step()
+        self.log("train/loss", total, prog_bar=True)
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, prog_bar=name in ("spectral_l1", "kl"))
+        self.log("train/lr", optimiser.param_groups[0]["lr"])
+        return total
+
+    def on_train_epoch_start(self) -> None:
+        dataset = self.trainer.train_dataloader.dataset
+        if isinstance(dataset, MultitrackDataset):
+            dataset.set_epoch(self.current_epoch)
+
+    # --- validation ---------------------------------------------------------------------------------------
+
+    def validation_step(self, batch, batch_index):
+        mixture, targets = batch
+        estimates = self.model(mixture).sources
+        self._val_scores.append(si_sdr_tracks(estimates, targets).cpu())
+        self._val_improvements.append(si_sdr_improvement(estimates, targets, mixture).cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_scores:
+            return
+        scores = torch.cat(self._val_scores)  # (items, S)
+        improvements = torch.cat(self._val_improvements)
+        for index, name in enumerate(self.model_config.sources):
+            self.log(f"valid/si_sdr_{name}", scores[:, index].median())
+            self.log(f"valid/si_sdri_{name}", improvements[:, index].median())
+        self.log("valid/si_sdri", improvements.median(dim=0).values.mean(), prog_bar=True)
+        self._val_scores.clear()
+        self._val_improvements.clear()
+
+
+class ExportBest(Callback):
+    """Saves the separator as safetensors (``run/best``) whenever mean validation SI-SDRi improves."""
+
+    def __init__(self, run_dir: Path, metadata: dict) -> None:
+        self.run_dir = run_dir
+        self.metadata = metadata
+        self.best = -math.inf
+
+    def on_validation_end(self, trainer: L.Trainer, system: SeparatorSystem) -> None:
+        if trainer.sanity_checking:
+            return
+        score = trainer.callback_metrics.get("valid/si_sdri")
+        if score is None or float(score) <= self.best:
+            return
+        self.best = float(score)
+        metrics = {k: round(float(v), 3) for k, v in trainer.callback_metrics.items() if k.startswith("valid/")}
+        export_separator(
+            system, self.run_dir / "best", metadata={**self.metadata, "step": system.global_step, "metrics": metrics}
+        )
+
+
+def export_separator(system: SeparatorSystem, folder: Path, *, metadata: dict) -> Path:
+    return save_weights(
+        folder,
+        system.model,
+        kind=SEPARATOR_KIND,
+        config=system.model_config.to_dict(),
+        metadata={**metadata, "parameters": count_parameters(system.model)},
+    )
+
+
+def separator_dataloaders(
+    data: Path, model_config: SeparatorConfig, train_config: SeparatorTrainConfig
+) -> tuple[DataLoader, DataLoader]:
+    samples = train_config.val_every_steps * train_config.batch_size
+    train_set = MultitrackDataset(
+        data,
+        split="train",
+        sources=model_config.sources,
+        segment_seconds=train_config.segment_seconds,
+        sample_rate=model_config.sample_rate,
+        remix=train_config.remix,
+        gain_db=train_config.gain_db,
+        samples_per_epoch=samples,
+        seed=train_config.seed,
+        channels=model_config.channels,
+    )
+    valid_set = MultitrackDataset(
+        data,
+        split="valid",
+        sources=model_config.sources,
+        segment_seconds=train_config.val_segment_seconds,
+        sample_rate=model_config.sample_rate,
+        channels=model_config.channels,
+    )
+    stride = max(1, len(valid_set) // train_config.val_items)
+    valid_subset = Subset(valid_set, list(range(0, len(valid_set), stride))[: train_config.val_items])
+    workers = train_config.num_workers
+    train_loader = DataLoader(
+        train_set, batch_size=train_config.batch_size, shuffle=False, num_workers=workers, drop_last=True
+    )
+    valid_loader = DataLoader(valid_subset, batch_size=1, num_workers=0)
+    return train_loader, valid_loader
+
+
+def train_separator(
+    *,
+    data: Path,
+    out: Path,
+    model_config: SeparatorConfig,
+    train_config: SeparatorTrainConfig,
+    max_minutes: float | None = None,
+    accelerator: str = "cpu",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    command: str = "",
+    progress: bool = True,
+) -> Path:
+    """Train (or resume from ``out/checkpoints/last.ckpt``) and export ``out/best`` and ``out/final``."""
+    out.mkdir(parents=True, exist_ok=True)
+    train_loader, valid_loader = separator_dataloaders(data, model_config, train_config)
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "data": str(data),
+                "model": model_config.to_dict(),
+                "train": dataclasses.asdict(train_config),
+                "train_data": train_loader.dataset.describe(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    L.seed_everything(train_config.seed, workers=True, verbose=False)
+    system = SeparatorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
+    steps_per_update = 2 if train_config.discriminator else 1  # Lightning counts every optimiser step
+    metadata = {"command": command, "data": str(data), "train_data": train_loader.dataset.describe()}
+    checkpoints = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="step{step}",
+        save_last=True,
+        save_top_k=1,
+        train_time_interval=timedelta(minutes=train_config.checkpoint_minutes),
+    )
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        max_steps=train_config.max_steps * steps_per_update,
+        max_time=timedelta(minutes=max_minutes) if max_minutes else None,
+        logger=CSVLogger(out, name="logs", version=""),
+        callbacks=[checkpoints, ExportBest(out, metadata)],
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        limit_val_batches=train_config.val_items,
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    started = time.time()
+    trainer.fit(system, train_loader, valid_loader, ckpt_path=str(last) if last.is_file() else None)
+    cpu_hours = (time.time() - started) / 3600
+    export_separator(system, out / "final", metadata={**metadata, "step": system.global_step // steps_per_update})
+    metrics_csv = out / "logs" / "metrics.csv"
+    if metrics_csv.is_file():
+        plot_training_curves(metrics_csv, out / "curves.png")
+    (out / "run.json").write_text(
+        json.dumps({**json.loads((out / "run.json").read_text()), "wall_hours_last_session": cpu_hours}, indent=2)
+        + "\n"
+    )
+    return out

@@ -1,0 +1,31 @@
+"""Metrics against known answers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from cantor.metrics import si_sdr, si_sdr_improvement
+
+
+def test_si_sdr_known_values():
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(16000, generator=generator)
+    assert si_sdr(reference, reference) > 70
+    assert abs(si_sdr(3.0 * reference, reference) - si_sdr(reference, reference)) < 1e-3  # scale-invariant
+    noise = torch.randn(16000, generator=generator)
+    noise = noise - (noise @ reference) / (reference @ reference) * reference  # orthogonal to the reference
+    noise = noise / noise.norm() * reference.norm() / math.sqrt(10)  # 10 dB below
+    assert abs(si_sdr(reference + noise, reference).item() - 10.0) < 0.05
+
+
+def test_improvement_of_a_perfect_estimate():
+    generator = torch.Generator().manual_seed(1)
+    references = torch.randn(2, 2, 4000, generator=generator)  # (sources, channels, time)
+    mixture = references.sum(0)
+    improvement = si_sdr_improvement(references, references, mixture)
+    assert improvement.shape == (2,) and (improvement > 60).all()
+    assert torch.allclose(
+        si_sdr_improvement(mixture.expand(2, 2, 4000), references, mixture), torch.zeros(2), atol=1e-4
+    )
