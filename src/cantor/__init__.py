@@ -1,3 +1,21 @@
 """Cantor: take music apart and make new music with deep learning, on an ordinary CPU."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from cantor.inference.separate import Separator
+
+__all__ = ["Separator", "__version__"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: the facade pulls in torch, which `cantor --help` should not wait for.
+    if name == "Separator":
+        from cantor.inference.separate import Separator
+
+        return Separator
+    raise AttributeError(f"module 'cantor' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import typer
 
 from cantor import __version__
 from cantor.cli.data import data_app
+from cantor.cli.separate import models, separate
 from cantor.cli.train import train_app
 from cantor.errors import CantorError
 
@@ -20,6 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
+app.command("separate")(separate)
+app.command("models")(models)
 
 
 def _version(value: bool) -> None:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from cantor.features.stft import ISTFT, STFT, STFTConfig
-from cantor.nn.tcn import BLSTM, TCN, TCNConfig
+from cantor.nn.tcn import BLSTM, TCN, FrameNorm, TCNConfig
 from cantor.nn.vae import BottleneckConfig, LatentOutput, VariationalBottleneck
 
 
@@ -98,7 +98,7 @@ class TCNVAESeparator(nn.Module):
         # Per-bin input normalisation, learned (log-magnitudes span very different ranges across frequency).
         self.input_shift = nn.Parameter(torch.zeros(features, 1))
         self.input_scale = nn.Parameter(torch.ones(features, 1))
-        self.embed = nn.Sequential(nn.Conv1d(features, config.hidden, 1), nn.GroupNorm(1, config.hidden), nn.PReLU())
+        self.embed = nn.Sequential(nn.Conv1d(features, config.hidden, 1), FrameNorm(config.hidden), nn.PReLU())
         if config.encoder == "tcn":
             self.encoder: nn.Module = TCN(dataclasses.replace(config.encoder_tcn, channels=config.hidden))
         else:

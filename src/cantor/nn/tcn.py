@@ -29,6 +29,21 @@ class TCNConfig:
         return 1 + self.repeats * sum((self.kernel_size - 1) * d for d in self.dilations)
 
 
+class FrameNorm(nn.Module):
+    """Layer norm over channels, frame by frame (Conv-TasNet's "cLN").
+
+    Not ``GroupNorm(1, C)``: that normalises over all frames at once, so a frame's output would depend on how long
+    the input is, and chunked inference could never equal a whole-file pass. Shapes: ``[batch, channels, frames]``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
 class TemporalBlock(nn.Module):
     """1×1 conv → PReLU → norm → dilated depthwise conv → PReLU → norm → 1×1 conv, plus the residual.
 
@@ -41,10 +56,10 @@ class TemporalBlock(nn.Module):
         self.net = nn.Sequential(
             nn.Conv1d(channels, hidden, 1),
             nn.PReLU(),
-            nn.GroupNorm(1, hidden),
+            FrameNorm(hidden),
             nn.Conv1d(hidden, hidden, kernel_size, dilation=dilation, padding=padding, groups=hidden),
             nn.PReLU(),
-            nn.GroupNorm(1, hidden),
+            FrameNorm(hidden),
             nn.Dropout(dropout),
             nn.Conv1d(hidden, channels, 1),
         )

@@ -1,0 +1,1 @@
+"""Inference: chunked processing and the user-facing facades."""

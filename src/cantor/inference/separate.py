@@ -1,0 +1,234 @@
+"""``Separator``: the one way to separate audio with a trained model, used by the CLI and the web studio alike.
+
+>>> from cantor import Separator
+>>> separator = Separator("band")                          # doctest: +SKIP
+>>> stems = separator.separate(audio, sample_rate=44100)   # doctest: +SKIP
+>>> sorted(stems)                                          # doctest: +SKIP
+['bass', 'drums', 'melody', 'other']
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from cantor.audio.io import audio_info, read_array
+from cantor.audio.resample import resample
+from cantor.errors import AudioError, CantorError, UsageError
+from cantor.inference.chunked import ChunkPlan, apply_chunked, plan_chunks, run_chunked
+from cantor.models.separator import SeparatorConfig, TCNVAESeparator
+from cantor.models.weights import load_weights, read_config
+
+SEPARATOR_KIND = "separator"
+OUTPUT_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
+Progress = Callable[[int], None]  # called with the number of input samples just finished
+
+
+def shipped_models_root() -> Path:
+    return Path(str(resources.files("cantor").joinpath("weights")))
+
+
+def available_models() -> dict[str, Path]:
+    """Shipped models by name (folders under ``cantor/weights`` holding a config and weights)."""
+    root = shipped_models_root()
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "config.json").is_file()}
+
+
+def resolve_model(model: str | Path, *, kind: str = SEPARATOR_KIND) -> Path:
+    """A shipped model's name or a model folder → the folder (checked to hold a model of ``kind``)."""
+    shipped = available_models()
+    if isinstance(model, str) and model in shipped:
+        folder = shipped[model]
+    else:
+        folder = Path(model)
+        if not folder.is_dir():
+            names = ", ".join(shipped) or "none shipped"
+            raise UsageError(f"unknown model {str(model)!r}: not a shipped model ({names}) nor a model folder")
+    read_config(folder, kind=kind)
+    return folder
+
+
+class Separator:
+    """Separates audio of any rate and channel count into the model's sources, chunk by chunk.
+
+    Args:
+        model: a shipped model name ("band", "chorale") or a folder with ``config.json`` + ``model.safetensors``.
+        segment_seconds: chunk length; memory grows with it, not with the input's duration.
+        overlap: minimum share of a chunk overlapping the next (at least the model's receptive field is used).
+    """
+
+    def __init__(self, model: str | Path = "band", *, segment_seconds: float = 10.0, overlap: float = 0.25) -> None:
+        if segment_seconds <= 0:
+            raise UsageError(f"segment must be positive, got {segment_seconds}")
+        if not 0 <= overlap < 1:
+            raise UsageError(f"overlap must be in [0, 1), got {overlap}")
+        self.folder = resolve_model(model)
+        self.name = model if isinstance(model, str) and model in available_models() else self.folder.name
+        network, payload = load_weights(
+            self.folder, kind=SEPARATOR_KIND, build=lambda c: TCNVAESeparator(SeparatorConfig.from_dict(c))
+        )
+        self.network: TCNVAESeparator = network
+        self.config: SeparatorConfig = network.config
+        self.metadata: dict = payload.get("metadata", {})
+        self.segment_seconds = segment_seconds
+        self.overlap = overlap
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.config.sources
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    def _plan(self, length: int) -> ChunkPlan:
+        return plan_chunks(
+            length,
+            sample_rate=self.sample_rate,
+            segment_seconds=self.segment_seconds,
+            receptive_field=max(
+                self.config.receptive_field_samples, int(self.overlap * self.segment_seconds * self.sample_rate / 2)
+            ),
+            align=self.config.stft.hop_length,
+        )
+
+    def _separate_model_rate(self, chunk: torch.Tensor) -> torch.Tensor:
+        """``[channels, time]`` at the model's rate → ``[sources, channels, time]``, for any channel count."""
+        channels = chunk.shape[0]
+        with torch.inference_mode():
+            if channels == self.config.channels:
+                return self.network(chunk[None]).sources[0]
+            # Other layouts: each channel as dual mono, the two outputs averaged back into that channel.
+            pairs = chunk[:, None, :].expand(-1, self.config.channels, -1)
+            outputs = self.network(pairs.contiguous()).sources  # (C, S, 2, T)
+            return outputs.mean(dim=2).transpose(0, 1)
+
+    def separate(
+        self, audio: torch.Tensor | np.ndarray, sample_rate: int, *, progress: Progress | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``audio`` ``[channels, time]`` (or ``[time]``) → ``{source: [channels, time]}`` at the input's rate."""
+        audio = torch.as_tensor(audio, dtype=torch.float32)
+        mono_input = audio.ndim == 1
+        if mono_input:
+            audio = audio[None]
+        if audio.ndim != 2 or audio.shape[-1] == 0:
+            raise AudioError(f"audio must have shape [channels, time > 0], got {tuple(audio.shape)}")
+        if not torch.isfinite(audio).all():
+            raise AudioError("audio contains NaN or infinite samples")
+        length = audio.shape[-1]
+        model_audio = resample(audio, orig_sample_rate=sample_rate, target_sample_rate=self.sample_rate)
+        separated = apply_chunked(self._separate_model_rate, model_audio, self._plan(model_audio.shape[-1]))
+        if progress:
+            progress(length)
+        stems = {}
+        for index, name in enumerate(self.sources):
+            stem = resample(separated[index], orig_sample_rate=self.sample_rate, target_sample_rate=sample_rate)
+            stem = _fit_length(stem, length)
+            stems[name] = stem[0] if mono_input else stem
+        return stems
+
+    def separate_file(
+        self,
+        path: str | Path,
+        out_dir: str | Path,
+        *,
+        stems: Sequence[str] | None = None,
+        audio_format: str = "wav",
+        overwrite: bool = False,
+        progress: Progress | None = None,
+    ) -> dict[str, Path]:
+        """Separate one file into ``out_dir/<track>/<stem>.<format>``; the folder appears only when complete.
+
+        Files at the model's rate stream chunk by chunk (flat memory on hour-long inputs); others are resampled
+        whole. Returns the written paths; an existing complete folder is kept unless ``overwrite``.
+        """
+        path = Path(path)
+        wanted = self._check_stems(stems)
+        if audio_format not in OUTPUT_FORMATS:
+            raise UsageError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {audio_format!r}")
+        info = audio_info(path)
+        target = Path(out_dir) / path.stem
+        paths = {name: target / f"{name}.{audio_format}" for name in wanted}
+        if target.exists() and not overwrite:
+            if all(p.is_file() for p in paths.values()):
+                if progress:
+                    progress(info.frames)
+                return paths
+            raise CantorError(f"{target} exists and is incomplete or different; pass --overwrite to replace it")
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        try:
+            if info.samplerate == self.sample_rate:
+                self._stream(path, info, partial, wanted, audio_format, progress)
+            else:
+                data, rate = read_array(path)
+                result = self.separate(torch.from_numpy(data.T.copy()), rate, progress=progress)
+                file_format, subtype = OUTPUT_FORMATS[audio_format]
+                for name in wanted:
+                    soundfile.write(
+                        partial / f"{name}.{audio_format}",
+                        result[name].numpy().T,
+                        rate,
+                        format=file_format,
+                        subtype=subtype,
+                    )
+            if target.exists():
+                shutil.rmtree(target)
+            partial.rename(target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return paths
+
+    def _stream(self, path: Path, info, folder: Path, wanted: Sequence[str], audio_format: str, progress) -> None:
+        file_format, subtype = OUTPUT_FORMATS[audio_format]
+        writers = {
+            name: soundfile.SoundFile(
+                folder / f"{name}.{audio_format}",
+                "w",
+                samplerate=info.samplerate,
+                channels=info.channels,
+                format=file_format,
+                subtype=subtype,
+            )
+            for name in wanted
+        }
+        indices = [self.sources.index(name) for name in wanted]
+
+        def read(start: int, stop: int) -> torch.Tensor:
+            data, _ = read_array(path, start=start, frames=stop - start)
+            return torch.from_numpy(data.T.copy())
+
+        try:
+            for _, block in run_chunked(self._separate_model_rate, read, self._plan(info.frames)):
+                for name, index in zip(wanted, indices, strict=True):
+                    writers[name].write(block[index].numpy().T)
+                if progress:
+                    progress(block.shape[-1])
+        finally:
+            for writer in writers.values():
+                writer.close()
+
+    def _check_stems(self, stems: Sequence[str] | None) -> list[str]:
+        if not stems:
+            return list(self.sources)
+        unknown = [s for s in stems if s not in self.sources]
+        if unknown:
+            raise UsageError(f"model {self.name!r} has no stem {', '.join(unknown)}; it has {', '.join(self.sources)}")
+        return list(stems)
+
+
+def _fit_length(audio: torch.Tensor, length: int) -> torch.Tensor:
+    """Resampling round trips can be off by a sample; trim or zero-pad to the input's exact length."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    return torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))

@@ -1,0 +1,99 @@
+"""The Separator facade and `cantor separate`, on a tiny model: any rate, any channels, streaming, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from cantor.errors import AudioError, UsageError
+from cantor.inference.separate import Separator
+from cantor.models.presets import separator_preset
+from cantor.models.separator import TCNVAESeparator
+from cantor.models.weights import save_weights
+from cantor.train.separator import SEPARATOR_KIND
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    config, _ = separator_preset("tiny")
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    save_weights(folder, TCNVAESeparator(config), kind=SEPARATOR_KIND, config=config.to_dict())
+    return folder
+
+
+def _noise(channels, frames, seed=0):
+    return np.random.default_rng(seed).uniform(-0.3, 0.3, (channels, frames)).astype(np.float32)
+
+
+def test_separate_keeps_rate_channels_length_and_adds_up(tiny_model):
+    separator = Separator(tiny_model, segment_seconds=1.0)
+    assert separator.sources == ("a", "b") and separator.sample_rate == 8000
+    stereo = torch.from_numpy(_noise(2, 8000 * 3 + 7))
+    stems = separator.separate(stereo, 8000)
+    assert set(stems) == {"a", "b"} and stems["a"].shape == stereo.shape
+    assert torch.allclose(stems["a"] + stems["b"], stereo, atol=1e-4)  # mixture consistency survives chunking
+    mono = torch.from_numpy(_noise(1, 16000 * 2)[0])
+    assert Separator(tiny_model).separate(mono, 16000)["b"].shape == mono.shape
+    surround = torch.from_numpy(_noise(5, 11025))
+    assert Separator(tiny_model).separate(surround, 11025)["a"].shape == (5, 11025)
+
+
+def test_streaming_file_equals_in_memory(tiny_model, tmp_path):
+    audio = _noise(2, 8000 * 4 + 3, seed=1)
+    soundfile.write(tmp_path / "song.wav", audio.T, 8000, subtype="FLOAT")
+    separator = Separator(tiny_model, segment_seconds=1.0)
+    paths = separator.separate_file(tmp_path / "song.wav", tmp_path / "out")
+    in_memory = separator.separate(torch.from_numpy(audio), 8000)
+    for name, path in paths.items():
+        written, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        assert rate == 8000 and written.shape == (audio.shape[1], 2)
+        assert np.max(np.abs(written.T - in_memory[name].numpy())) < 1e-5
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["song"]  # no leftover partial folder
+
+
+def test_other_rate_file_keeps_its_rate(tiny_model, tmp_path):
+    soundfile.write(tmp_path / "x.flac", _noise(1, 22050).T, 22050)
+    paths = Separator(tiny_model).separate_file(tmp_path / "x.flac", tmp_path / "out", stems=["b"], audio_format="flac")
+    assert list(paths) == ["b"]
+    info = soundfile.info(paths["b"])
+    assert (info.samplerate, info.channels, info.frames) == (22050, 1, 22050)
+
+
+def test_clear_errors(tiny_model, tmp_path):
+    separator = Separator(tiny_model)
+    with pytest.raises(AudioError, match="NaN"):
+        separator.separate(torch.full((2, 100), float("nan")), 8000)
+    with pytest.raises(UsageError, match="no stem"):
+        separator.separate_file(tmp_path / "none.wav", tmp_path, stems=["vocals"])
+    with pytest.raises(UsageError, match="unknown model"):
+        Separator("no-such-model")
+
+
+def _cantor(*args):
+    return subprocess.run([sys.executable, "-m", "cantor.cli.main", *args], capture_output=True, text=True)
+
+
+def test_cli_reports_bad_files_and_finishes_the_others(tiny_model, tmp_path):
+    soundfile.write(tmp_path / "good.wav", _noise(2, 8000).T, 8000)
+    (tmp_path / "bad.wav").write_text("not audio")
+    result = _cantor(
+        "separate",
+        str(tmp_path / "good.wav"),
+        str(tmp_path / "bad.wav"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(tiny_model),
+    )
+    assert result.returncode == 1
+    assert "bad.wav" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "tiny" / "good").iterdir()) == ["a.wav", "b.wav"]
+    assert not (tmp_path / "out" / "tiny" / "bad").exists()
+    usage = _cantor("separate", str(tmp_path / "good.wav"), "--model", str(tiny_model), "--stems", "vocals")
+    assert usage.returncode == 2 and "no stem vocals" in usage.stderr
