@@ -35,15 +35,15 @@ demo: setup
 	$(BIN)/cantor data stats $(DEMO_DATA)
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples recipes
+	$(BIN)/ruff format --check src tests benchmarks examples recipes
 
 test: setup lint
 	$(BIN)/python -m pytest -q
 
 format: setup
-	$(BIN)/ruff format src tests benchmarks examples
-	$(BIN)/ruff check --fix src tests benchmarks examples
+	$(BIN)/ruff format src tests benchmarks examples recipes
+	$(BIN)/ruff check --fix src tests benchmarks examples recipes
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
