@@ -77,3 +77,19 @@ def test_tiny_separator_learns_the_toy_task(tmp_path):
     assert payload["metadata"]["metrics"]["valid/si_sdri"] > 10.0
     assert (run / "curves.png").read_bytes().startswith(b"\x89PNG")
     assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_training_resumes_from_its_last_checkpoint(tmp_path):
+    data = write_toy_folder(tmp_path / "toy", songs={"train": 3, "valid": 1}, seconds=2.0)
+    config, train = separator_preset("tiny")
+    first = dataclasses.replace(train, max_steps=6, val_every_steps=6, checkpoint_minutes=0.0)
+    run = tmp_path / "run"
+    train_separator(data=data, out=run, model_config=config, train_config=first, progress=False)
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] == 6
+    longer = dataclasses.replace(first, max_steps=10)
+    train_separator(data=data, out=run, model_config=config, train_config=longer, progress=False)
+    _, payload = load_weights(run / "final", kind=SEPARATOR_KIND, build=_build)
+    assert payload["metadata"]["step"] == 10  # continued from 6, not restarted from 0
+    resumed = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert resumed["global_step"] == 10 and resumed["optimizer_states"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Subset
 
@@ -157,6 +157,33 @@ class SeparatorSystem(L.LightningModule):
         self._val_improvements.clear()
 
 
+class PeriodicCheckpoint(Callback):
+    """Writes ``last.ckpt`` (model, optimisers, schedulers, step counters) every few minutes and at the end.
+
+    Lightning's ``ModelCheckpoint(train_time_interval=…)`` never fires under manual optimisation (which the GAN
+    step needs), hence this. The file is written beside the old one and renamed, so a kill never corrupts it.
+    """
+
+    def __init__(self, folder: Path, *, minutes: float) -> None:
+        self.path = folder / "last.ckpt"
+        self.interval = minutes * 60
+        self.last_save = time.monotonic()
+
+    def _save(self, trainer: L.Trainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(".last.ckpt.tmp")
+        trainer.save_checkpoint(tmp)
+        tmp.replace(self.path)
+        self.last_save = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if time.monotonic() - self.last_save >= self.interval:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, *args) -> None:
+        self._save(trainer)
+
+
 class ExportBest(Callback):
     """Saves the separator as safetensors (``run/best``) whenever mean validation SI-SDRi improves."""
 
@@ -255,13 +282,7 @@ def train_separator(
     system = SeparatorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
     steps_per_update = 2 if train_config.discriminator else 1  # Lightning counts every optimiser step
     metadata = {"command": command, "data": str(data), "train_data": train_loader.dataset.describe()}
-    checkpoints = ModelCheckpoint(
-        dirpath=out / "checkpoints",
-        filename="step{step}",
-        save_last=True,
-        save_top_k=1,
-        train_time_interval=timedelta(minutes=train_config.checkpoint_minutes),
-    )
+    checkpoints = PeriodicCheckpoint(out / "checkpoints", minutes=train_config.checkpoint_minutes)
     trainer = L.Trainer(
         accelerator=accelerator,
         devices=devices,
@@ -270,6 +291,7 @@ def train_separator(
         max_time=timedelta(minutes=max_minutes) if max_minutes else None,
         logger=CSVLogger(out, name="logs", version=""),
         callbacks=[checkpoints, ExportBest(out, metadata)],
+        enable_checkpointing=False,
         enable_progress_bar=progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
