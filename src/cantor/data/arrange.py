@@ -146,6 +146,16 @@ def _timeline(piece: Piece, *, seconds: float, tempo: float, swing: float) -> _T
     return _Timeline(tempo_bpm=tempo, swing=swing, body_ticks=body_ticks, body_seconds=body_seconds)
 
 
+def _place(
+    piece: Piece, timeline: _Timeline, rng: np.random.Generator, *, transpose_range: tuple[int, int]
+) -> tuple[int, int, int]:
+    """How many bars the song needs, the bar of the piece it starts at, and its transposition in semitones."""
+    num_bars = max(1, math.ceil(timeline.body_ticks / piece.bar_ticks))
+    piece_bars = max(1, math.ceil((piece.length_ticks - piece.downbeat) / piece.bar_ticks))
+    start_bar = int(rng.integers(0, max(1, piece_bars - num_bars + 1)))
+    return num_bars, start_bar, int(rng.integers(*transpose_range))
+
+
 def _excerpt(
     piece: Piece, voices: Sequence[str], *, start_bar: int, num_bars: int, transpose: int
 ) -> dict[str, list[Note]]:
@@ -237,10 +247,7 @@ def _arrange_band(piece: Piece, *, seconds: float, rng: np.random.Generator) -> 
     if swing == 0.5 and style in ("pop", "folk", "ballad") and rng.random() < 0.2:
         swing = float(rng.uniform(0.52, 0.6))  # a light shuffle
     timeline = _timeline(piece, seconds=seconds, tempo=tempo, swing=swing)
-    num_bars = max(1, math.ceil(timeline.body_ticks / piece.bar_ticks))
-    piece_bars = max(1, math.ceil((piece.length_ticks - piece.downbeat) / piece.bar_ticks))
-    start_bar = int(rng.integers(0, max(1, piece_bars - num_bars + 1)))
-    transpose = int(rng.integers(-5, 7))
+    num_bars, start_bar, transpose = _place(piece, timeline, rng, transpose_range=(-5, 7))
     voice_names = list(piece.voices)
     excerpt = _excerpt(piece, voice_names, start_bar=start_bar, num_bars=num_bars, transpose=transpose)
     tonic = (piece.tonic_pc + transpose) % 12
@@ -474,10 +481,7 @@ def _strummed(events: tuple[NoteEvent, ...], *, spread: float) -> tuple[NoteEven
 def _arrange_chorale(piece: Piece, *, seconds: float, rng: np.random.Generator) -> Arrangement:
     tempo = _draw_tempo(piece, "chorale", rng)
     timeline = _timeline(piece, seconds=seconds, tempo=tempo, swing=0.5)
-    num_bars = max(1, math.ceil(timeline.body_ticks / piece.bar_ticks))
-    piece_bars = max(1, math.ceil((piece.length_ticks - piece.downbeat) / piece.bar_ticks))
-    start_bar = int(rng.integers(0, max(1, piece_bars - num_bars + 1)))
-    transpose = int(rng.integers(-4, 5))
+    num_bars, start_bar, transpose = _place(piece, timeline, rng, transpose_range=(-4, 5))
     excerpt = _excerpt(piece, CHORALE_VOICES, start_bar=start_bar, num_bars=num_bars, transpose=transpose)
     stems = {}
     for name in CHORALE_VOICES:
