@@ -33,6 +33,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/cantor data build --preset band --songs 6 --seconds 20 --seed 0 --out $(DEMO_DATA) -j 2
 	$(BIN)/cantor data stats $(DEMO_DATA)
+	$(BIN)/cantor models
+	$(BIN)/cantor separate examples/band-example/mixture.flac --model band -o build/demo-separated --overwrite
+	$(BIN)/python examples/score_example.py build/demo-separated/band/mixture
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks examples recipes
