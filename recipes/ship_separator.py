@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from _report import machine_description
 
-from cantor.models.separator import SeparatorConfig
+from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
 from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, read_config
 
 PACKAGE_WEIGHTS = Path(__file__).parent.parent / "src" / "cantor" / "weights"
@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
 
     best = args.run / "best"
-    payload = read_config(best, kind="separator")
+    payload = read_config(best, kind=SEPARATOR_KIND)
     run = json.loads((args.run / "run.json").read_text())
     target = PACKAGE_WEIGHTS / args.name
     target.mkdir(parents=True, exist_ok=True)

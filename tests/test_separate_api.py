@@ -13,9 +13,8 @@ import torch
 from cantor.errors import AudioError, UsageError
 from cantor.inference.separate import Separator
 from cantor.models.presets import separator_preset
-from cantor.models.separator import TCNVAESeparator
+from cantor.models.separator import SEPARATOR_KIND, TCNVAESeparator
 from cantor.models.weights import save_weights
-from cantor.train.separator import SEPARATOR_KIND
 
 
 @pytest.fixture(scope="module")

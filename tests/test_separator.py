@@ -10,9 +10,9 @@ import torch
 
 from cantor.errors import CantorError
 from cantor.models.presets import separator_preset
-from cantor.models.separator import SeparatorConfig, TCNVAESeparator
+from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.weights import load_weights, save_weights
-from cantor.train.separator import SEPARATOR_KIND, train_separator
+from cantor.train.separator import train_separator
 
 from .toy import RATE, write_toy_folder
 

@@ -90,13 +90,14 @@ def separate(
 def models() -> None:
     """List the shipped models with what they separate and how well they scored."""
     from cantor.inference.separate import available_models
+    from cantor.models.separator import SEPARATOR_KIND
     from cantor.models.weights import read_config
 
     table = Table(title="shipped models")
     for column in ("name", "kind", "stems", "parameters", "trained", "validation"):
         table.add_column(column)
     for name, folder in available_models().items():
-        payload = read_config(folder, kind="separator")
+        payload = read_config(folder, kind=SEPARATOR_KIND)
         meta = payload.get("metadata", {})
         metrics = meta.get("metrics", {})
         score = metrics.get("valid/si_sdri")

@@ -22,10 +22,9 @@ from cantor.audio.io import audio_info, read_array
 from cantor.audio.resample import resample
 from cantor.errors import AudioError, CantorError, UsageError
 from cantor.inference.chunked import ChunkPlan, apply_chunked, plan_chunks, run_chunked
-from cantor.models.separator import SeparatorConfig, TCNVAESeparator
+from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.weights import load_weights, read_config
 
-SEPARATOR_KIND = "separator"
 OUTPUT_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
 Progress = Callable[[int], None]  # called with the number of input samples just finished
 

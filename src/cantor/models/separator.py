@@ -26,6 +26,8 @@ from cantor.features.stft import ISTFT, STFT, STFTConfig
 from cantor.nn.tcn import BLSTM, TCN, FrameNorm, TCNConfig
 from cantor.nn.vae import BottleneckConfig, LatentOutput, VariationalBottleneck
 
+SEPARATOR_KIND = "separator"  # the "kind" written beside separator weights
+
 
 @dataclass(frozen=True)
 class SeparatorConfig:

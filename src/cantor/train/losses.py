@@ -22,7 +22,7 @@ def magnitude(spec: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
 
 def compressed_magnitude(spec: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
     """|spec|^0.5, so quiet sources (drums under a pad) still count; two square roots cost far less than ``pow``."""
-    return torch.sqrt(torch.sqrt(spec.real.square() + spec.imag.square() + eps))
+    return torch.sqrt(magnitude(spec, eps=eps))
 
 
 def spectral_l1(estimate_spec: torch.Tensor, target_spec: torch.Tensor) -> torch.Tensor:

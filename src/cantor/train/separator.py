@@ -22,13 +22,11 @@ from torch.utils.data import DataLoader, Subset
 from cantor.data.dataset import MultitrackDataset
 from cantor.metrics.sdr import si_sdr_improvement, si_sdr_tracks
 from cantor.models.presets import SeparatorTrainConfig
-from cantor.models.separator import SeparatorConfig, TCNVAESeparator
+from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.weights import count_parameters, save_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
 from cantor.train.plots import plot_training_curves
-
-SEPARATOR_KIND = "separator"
 
 
 class SeparatorSystem(L.LightningModule):
@@ -301,13 +299,13 @@ def train_separator(
     last = out / "checkpoints" / "last.ckpt"
     started = time.time()
     trainer.fit(system, train_loader, valid_loader, ckpt_path=str(last) if last.is_file() else None)
-    cpu_hours = (time.time() - started) / 3600
+    wall_hours = (time.time() - started) / 3600
     export_separator(system, out / "final", metadata={**metadata, "step": system.global_step // steps_per_update})
     metrics_csv = out / "logs" / "metrics.csv"
     if metrics_csv.is_file():
         plot_training_curves(metrics_csv, out / "curves.png")
     (out / "run.json").write_text(
-        json.dumps({**json.loads((out / "run.json").read_text()), "wall_hours_last_session": cpu_hours}, indent=2)
+        json.dumps({**json.loads((out / "run.json").read_text()), "wall_hours_last_session": wall_hours}, indent=2)
         + "\n"
     )
     return out
