@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -72,3 +73,11 @@ def test_bad_input_gives_one_clear_line(tmp_path, args, code, message):
 def test_version():
     result = cantor("--version")
     assert result.returncode == 0 and result.stdout.startswith("cantor ")
+
+
+def test_stdout_is_only_cantors_own_output_even_on_ci():
+    # pyfluidsynth prints a line of its own on import when $CI is set; it must not reach stdout.
+    code = "import cantor.data.build, cantor.data.instruments"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "CI": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""

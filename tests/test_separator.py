@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -12,6 +13,7 @@ from cantor.errors import CantorError
 from cantor.models.presets import separator_preset
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.weights import load_weights, save_weights
+from cantor.train.logs import metric_logs
 from cantor.train.separator import train_separator
 
 from .toy import RATE, write_toy_folder
@@ -93,3 +95,8 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
     assert payload["metadata"]["step"] == 10  # continued from 6, not restarted from 0
     resumed = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert resumed["global_step"] == 10 and resumed["optimizer_states"]
+    # Both sessions' training losses are kept (Lightning alone would delete the first session's log).
+    logged_steps = {
+        int(row["step"]) for path in metric_logs(run / "logs") for row in csv.DictReader(path.open()) if row["step"]
+    }
+    assert min(logged_steps) < 6 <= max(logged_steps)

@@ -8,15 +8,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from cantor.data.build import BuildConfig, build_dataset
-from cantor.data.render import default_soundfonts
-from cantor.data.stats import dataset_stats, plot_stats, print_stats
 from cantor.errors import CantorError, UsageError
 
 data_app = typer.Typer(help="Build and inspect labelled multitrack data.", no_args_is_help=True)
 
 
 def _soundfont_list(values: list[str] | None) -> tuple[str, ...]:
+    from cantor.data.render import default_soundfonts
+
     if not values:
         return tuple(str(path) for path in default_soundfonts())
     fonts = [item.strip() for value in values for item in value.split(",") if item.strip()]
@@ -44,6 +43,9 @@ def build(
     ),
 ) -> None:
     """Render a labelled multitrack data set from music21's corpus with FluidSynth."""
+    # The library is imported here, not at the top, so that `cantor --help` answers without loading torch.
+    from cantor.data.build import BuildConfig, build_dataset
+
     if jobs < 1:
         raise UsageError(f"-j/--jobs must be at least 1, got {jobs}")
     config = BuildConfig(
@@ -94,6 +96,8 @@ def stats(
     plot: Path = typer.Option(None, "--plot", help="Where to write the PNG summary (default ROOT/stats.png)."),
 ) -> None:
     """Counts per family and split, durations and loudness; writes a PNG summary."""
+    from cantor.data.stats import dataset_stats, plot_stats, print_stats
+
     summary = dataset_stats(root)
     print_stats(summary, Console())
     target = plot or root / "stats.png"

@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cantor.audio.io import READABLE_EXTENSIONS, audio_info
 from cantor.errors import CantorError, UsageError
 
 
 def _expand_inputs(inputs: list[Path]) -> list[Path]:
+    from cantor.audio.io import READABLE_EXTENSIONS
+
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -37,6 +38,7 @@ def separate(
     """Split mixtures into stems. A failing file is reported; the others still finish (exit 1 if any failed)."""
     import torch
 
+    from cantor.audio.io import audio_info
     from cantor.inference.separate import Separator
 
     if threads is not None:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import TYPE_CHECKING
+
+# pyfluidsynth, which pretty_midi imports, prints where it found libfluidsynth whenever $CI is set. That line would
+# land in the middle of Cantor's own output (and in anything piped from it), so it is imported first, quietly.
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        import fluidsynth  # noqa: F401
+    except ImportError:  # no libfluidsynth: the renderer says so, with the fix, when it is needed
+        pass
 
 from cantor.data.build import BuildConfig, build_dataset, read_manifest
 

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from cantor.files import atomic_path
 
 
-def plot_training_curves(metrics_csv: Path, out: Path) -> Path:
-    """Loss terms (log scale) and validation metrics against the step, from Lightning's CSV log."""
+def plot_training_curves(metrics_csvs: Sequence[Path], out: Path) -> Path:
+    """Loss terms (log scale) and validation metrics against the step, from Lightning's CSV logs (one per session)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    with open(metrics_csv, newline="") as handle:
-        for row in csv.DictReader(handle):
-            step = int(row.get("step") or 0)
-            for key, value in row.items():
-                if key not in ("step", "epoch") and value not in ("", None):
-                    series[key].append((step, float(value)))
+    for metrics_csv in metrics_csvs:
+        with open(metrics_csv, newline="") as handle:
+            for row in csv.DictReader(handle):
+                step = int(row.get("step") or 0)
+                for key, value in row.items():
+                    if key not in ("step", "epoch") and value not in ("", None):
+                        series[key].append((step, float(value)))
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
     for key, points in sorted(series.items()):
         if key.startswith("train/") and key != "train/lr":

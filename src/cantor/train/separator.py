@@ -26,6 +26,7 @@ from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESepar
 from cantor.models.weights import count_parameters, save_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
+from cantor.train.logs import metric_logs, set_aside_previous_metrics
 from cantor.train.plots import plot_training_curves
 
 
@@ -280,6 +281,7 @@ def train_separator(
     system = SeparatorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
     steps_per_update = 2 if train_config.discriminator else 1  # Lightning counts every optimiser step
     metadata = {"command": command, "data": str(data), "train_data": train_loader.dataset.describe()}
+    set_aside_previous_metrics(out / "logs")
     checkpoints = PeriodicCheckpoint(out / "checkpoints", minutes=train_config.checkpoint_minutes)
     trainer = L.Trainer(
         accelerator=accelerator,
@@ -301,9 +303,8 @@ def train_separator(
     trainer.fit(system, train_loader, valid_loader, ckpt_path=str(last) if last.is_file() else None)
     wall_hours = (time.time() - started) / 3600
     export_separator(system, out / "final", metadata={**metadata, "step": system.global_step // steps_per_update})
-    metrics_csv = out / "logs" / "metrics.csv"
-    if metrics_csv.is_file():
-        plot_training_curves(metrics_csv, out / "curves.png")
+    if logs := metric_logs(out / "logs"):
+        plot_training_curves(logs, out / "curves.png")
     (out / "run.json").write_text(
         json.dumps({**json.loads((out / "run.json").read_text()), "wall_hours_last_session": wall_hours}, indent=2)
         + "\n"
