@@ -29,7 +29,7 @@ def test_chunked_separator_equals_whole_file(length):
     )
     assert len(plan.chunks()) >= 3  # really chunked
 
-    def separate(chunk: torch.Tensor) -> torch.Tensor:
+    def separate(chunk: torch.Tensor, start: int = 0) -> torch.Tensor:
         with torch.no_grad():
             return model(chunk[None]).sources[0]
 
@@ -42,7 +42,7 @@ def test_chunked_separator_equals_whole_file(length):
 def test_blocks_come_in_order_and_cover_everything():
     plan = plan_chunks(10_000, sample_rate=1000, segment_seconds=1.0, receptive_field=100, align=10)
     starts, total = [], 0
-    for start, block in run_chunked(lambda x: x[None] * 2, lambda a, b: torch.ones(1, b - a), plan):
+    for start, block in run_chunked(lambda x, _: x[None] * 2, lambda a, b: torch.ones(1, b - a), plan):
         starts.append(start)
         assert start == total
         total += block.shape[-1]

@@ -9,9 +9,9 @@ from pathlib import Path
 import soundfile
 import torch
 
-from cantor.inference.separate import available_models
 from cantor.metrics import si_sdr_improvement
 from cantor.models.presets import BAND_SOURCES, CHORALE_SOURCES
+from cantor.models.registry import available_models
 from cantor.models.separator import SeparatorConfig, TCNVAESeparator
 from cantor.models.weights import load_weights
 

@@ -8,14 +8,19 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from cantor.inference.separate import Separator
+    from cantor.inference.vocode import Vocoder
 
-__all__ = ["Separator", "__version__"]
+__all__ = ["Separator", "Vocoder", "__version__"]
 
 
 def __getattr__(name: str):
-    # Imported on first use: the facade pulls in torch, which `cantor --help` should not wait for.
+    # Imported on first use: the facades pull in torch, which `cantor --help` should not wait for.
     if name == "Separator":
         from cantor.inference.separate import Separator
 
         return Separator
+    if name == "Vocoder":
+        from cantor.inference.vocode import Vocoder
+
+        return Vocoder
     raise AttributeError(f"module 'cantor' has no attribute {name!r}")

@@ -16,3 +16,10 @@ def resample(audio: torch.Tensor, *, orig_sample_rate: int, target_sample_rate: 
     array = audio.detach().cpu().numpy().astype(np.float32).T  # soxr wants [time, channels]
     out = soxr.resample(np.ascontiguousarray(array), orig_sample_rate, target_sample_rate, quality="HQ")
     return torch.from_numpy(np.ascontiguousarray(out.T.astype(np.float32)))
+
+
+def fit_length(audio: torch.Tensor, length: int) -> torch.Tensor:
+    """Trim or zero-pad the last axis to ``length`` (a resampling round trip can be off by a sample)."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    return torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))

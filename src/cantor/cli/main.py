@@ -8,8 +8,10 @@ import typer
 
 from cantor import __version__
 from cantor.cli.data import data_app
-from cantor.cli.separate import models, separate
+from cantor.cli.models import models
+from cantor.cli.separate import separate
 from cantor.cli.train import train_app
+from cantor.cli.vocode import vocode
 from cantor.errors import CantorError
 
 app = typer.Typer(
@@ -23,6 +25,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.command("separate")(separate)
 app.command("models")(models)
+app.command("vocode")(vocode)
 
 
 def _version(value: bool) -> None:

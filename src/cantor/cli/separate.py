@@ -1,4 +1,4 @@
-"""``cantor separate`` and ``cantor models``: thin over :class:`cantor.Separator`."""
+"""``cantor separate``: thin over :class:`cantor.Separator`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from cantor.errors import CantorError, UsageError
 
@@ -87,28 +86,3 @@ def separate(
         console.print(f"[red]failed[/red] {reason if str(path) in reason else f'{path}: {reason}'}")
     if failures:
         raise CantorError(f"{len(failures)} of {len(files)} files failed; the others are in {target}")
-
-
-def models() -> None:
-    """List the shipped models with what they separate and how well they scored."""
-    from cantor.inference.separate import available_models
-    from cantor.models.separator import SEPARATOR_KIND
-    from cantor.models.weights import read_config
-
-    table = Table(title="shipped models")
-    for column in ("name", "kind", "stems", "parameters", "trained", "validation"):
-        table.add_column(column)
-    for name, folder in available_models().items():
-        payload = read_config(folder, kind=SEPARATOR_KIND)
-        meta = payload.get("metadata", {})
-        metrics = meta.get("metrics", {})
-        score = metrics.get("valid/si_sdri")
-        table.add_row(
-            name,
-            payload["kind"],
-            ", ".join(payload["config"]["sources"]),
-            f"{meta.get('parameters', 0) / 1e6:.1f} M",
-            f"{meta.get('step', '?')} steps",
-            f"SI-SDRi {score:.1f} dB" if score is not None else "—",
-        )
-    Console().print(table)

@@ -60,3 +60,57 @@ def separator(
         command=command,
     )
     typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")
+
+
+@train_app.command("vocoder")
+def vocoder(
+    data: list[Path] = typer.Option(..., "--data", help="Data folder(s) with train/ and valid/ (repeat for several)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint)."),
+    preset: str = typer.Option("gan-small", help="gan-small, waveflow-small, waveflow-small-attention, … (tiny-*)."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
+    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
+    adversarial_start: int = typer.Option(
+        None, "--adversarial-start", help="GAN: step at which the discriminators join (reconstruction-only before)."
+    ),
+    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
+    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
+    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Train a vocoder (GAN or WaveFlow) on every stem and mixture of the data; writes best/ and final/."""
+    import torch
+
+    from cantor.models.presets import vocoder_preset
+    from cantor.train.vocoder import train_vocoder
+
+    for folder in data:
+        if not folder.is_dir():
+            raise UsageError(f"--data {folder}: no such folder")
+    try:
+        model_config, train_config = vocoder_preset(preset)
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from error
+    overrides = {
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "val_every_steps": val_every,
+        "adversarial_start_step": adversarial_start,
+    }
+    train_config = dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
+    if threads:
+        torch.set_num_threads(threads)
+    command = "cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run = train_vocoder(
+        data=list(data),
+        out=out,
+        model_config=model_config,
+        train_config=train_config,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        devices=int(devices) if devices.isdigit() else devices,
+        strategy=strategy,
+        command=command,
+    )
+    typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")

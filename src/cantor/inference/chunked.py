@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import torch
 
 Reader = Callable[[int, int], torch.Tensor]  # (start, stop) → [channels, stop - start]
-Function = Callable[[torch.Tensor], torch.Tensor]  # [channels, time] → [sources, channels, time]
+# (chunk [channels, time], its start in the signal) → [sources, channels, time]; the start lets a sampler draw
+# noise by absolute position, so chunking never changes its output.
+Function = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def run_chunked(function: Function, read: Reader, plan: ChunkPlan) -> Iterator[t
     pending_start = 0
     spans = plan.chunks()
     for index, (start, stop) in enumerate(spans):
-        output = function(read(start, stop))  # (S, C, n)
+        output = function(read(start, stop), start)  # (S, C, n)
         weight = plan.weight(start, stop)
         contribution = output * weight
         if pending is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,40 +18,15 @@ import soundfile
 import torch
 
 from cantor.audio.io import audio_info, read_array
-from cantor.audio.resample import resample
+from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
 from cantor.inference.chunked import ChunkPlan, apply_chunked, plan_chunks, run_chunked
+from cantor.models.registry import model_name, resolve_model
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
-from cantor.models.weights import load_weights, read_config
+from cantor.models.weights import load_weights
 
 OUTPUT_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
 Progress = Callable[[int], None]  # called with the number of input samples just finished
-
-
-def shipped_models_root() -> Path:
-    return Path(str(resources.files("cantor").joinpath("weights")))
-
-
-def available_models() -> dict[str, Path]:
-    """Shipped models by name (folders under ``cantor/weights`` holding a config and weights)."""
-    root = shipped_models_root()
-    if not root.is_dir():
-        return {}
-    return {p.name: p for p in sorted(root.iterdir()) if (p / "config.json").is_file()}
-
-
-def resolve_model(model: str | Path, *, kind: str = SEPARATOR_KIND) -> Path:
-    """A shipped model's name or a model folder → the folder (checked to hold a model of ``kind``)."""
-    shipped = available_models()
-    if isinstance(model, str) and model in shipped:
-        folder = shipped[model]
-    else:
-        folder = Path(model)
-        if not folder.is_dir():
-            names = ", ".join(shipped) or "none shipped"
-            raise UsageError(f"unknown model {str(model)!r}: not a shipped model ({names}) nor a model folder")
-    read_config(folder, kind=kind)
-    return folder
 
 
 class Separator:
@@ -69,8 +43,8 @@ class Separator:
             raise UsageError(f"segment must be positive, got {segment_seconds}")
         if not 0 <= overlap < 1:
             raise UsageError(f"overlap must be in [0, 1), got {overlap}")
-        self.folder = resolve_model(model)
-        self.name = model if isinstance(model, str) and model in available_models() else self.folder.name
+        self.folder = resolve_model(model, kind=SEPARATOR_KIND)
+        self.name = model_name(model, self.folder)
         network, payload = load_weights(
             self.folder, kind=SEPARATOR_KIND, build=lambda c: TCNVAESeparator(SeparatorConfig.from_dict(c))
         )
@@ -99,7 +73,7 @@ class Separator:
             align=self.config.stft.hop_length,
         )
 
-    def _separate_model_rate(self, chunk: torch.Tensor) -> torch.Tensor:
+    def _separate_model_rate(self, chunk: torch.Tensor, start: int = 0) -> torch.Tensor:
         """``[channels, time]`` at the model's rate → ``[sources, channels, time]``, for any channel count."""
         channels = chunk.shape[0]
         with torch.inference_mode():
@@ -130,7 +104,7 @@ class Separator:
         stems = {}
         for index, name in enumerate(self.sources):
             stem = resample(separated[index], orig_sample_rate=self.sample_rate, target_sample_rate=sample_rate)
-            stem = _fit_length(stem, length)
+            stem = fit_length(stem, length)
             stems[name] = stem[0] if mono_input else stem
         return stems
 
@@ -224,10 +198,3 @@ class Separator:
         if unknown:
             raise UsageError(f"model {self.name!r} has no stem {', '.join(unknown)}; it has {', '.join(self.sources)}")
         return list(stems)
-
-
-def _fit_length(audio: torch.Tensor, length: int) -> torch.Tensor:
-    """Resampling round trips can be off by a sample; trim or zero-pad to the input's exact length."""
-    if audio.shape[-1] >= length:
-        return audio[..., :length]
-    return torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from cantor.features.mel import MelConfig
 from cantor.features.stft import STFTConfig
 from cantor.models.separator import SeparatorConfig
+from cantor.models.vocoder import GANVocoderConfig, VocoderConfig, WaveFlowConfig
 from cantor.nn.tcn import TCNConfig
 from cantor.nn.vae import BottleneckConfig
 
@@ -111,3 +113,115 @@ def separator_preset(name: str, *, sources: tuple[str, ...] | None = None):
     if sources is not None:
         model = dataclasses.replace(model, sources=tuple(sources))
     return model, train
+
+
+@dataclass(frozen=True)
+class VocoderTrainConfig:
+    """How a vocoder is trained. GAN: reconstruction terms (``mel_l1``, ``mrstft``) alone until
+    ``adversarial_start_step``, then with ``adversarial`` and ``feature_matching``. WaveFlow: ``nll`` (maximum
+    likelihood); its validation also decodes at ``temperature`` for the mel distance."""
+
+    segment_samples: int = 16384
+    batch_size: int = 8
+    learning_rate: float = 5e-4
+    final_learning_rate: float = 5e-5
+    warmup_steps: int = 100
+    max_steps: int = 20000
+    losses: dict[str, float] = field(default_factory=lambda: {"mel_l1": 15.0, "mrstft": 1.0})
+    adversarial_start_step: int = 0  # 0 with no adversarial losses: never
+    discriminator_width: int = 16
+    discriminator_learning_rate: float = 2e-4
+    temperature: float = 0.8
+    val_every_steps: int = 500
+    val_items: int = 16
+    val_segment_samples: int = 65536
+    checkpoint_minutes: float = 5.0
+    grad_clip: float = 10.0
+    seed: int = 0
+    num_workers: int = 1
+
+    @property
+    def adversarial(self) -> bool:
+        return bool(self.losses.get("adversarial") or self.losses.get("feature_matching"))
+
+
+_GAN_LOSSES = {"mel_l1": 15.0, "mrstft": 1.0, "adversarial": 1.0, "feature_matching": 2.0}
+_TINY_MEL = MelConfig(sample_rate=8000, stft=STFTConfig(n_fft=256, hop_length=64), n_mels=32)
+
+VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
+    # iSTFT-head GAN vocoder, 44.1 kHz full band; reconstruction warm-up, then adversarial fine-tuning.
+    "gan-small": (
+        VocoderConfig(family="gan", gan=GANVocoderConfig(dim=256, intermediate=768, layers=8)),
+        VocoderTrainConfig(losses=_GAN_LOSSES, adversarial_start_step=3000),
+    ),
+    # WaveFlow with h = 16: autoregressive over 16 rows, 6 flows of 6 layers (C = 48, D = 64).
+    "waveflow-small": (
+        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig()),
+        VocoderTrainConfig(
+            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
+        ),
+    ),
+    # The same WaveFlow with the non-local block: attention over ±8 conditioning frames.
+    "waveflow-small-attention": (
+        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig(attention_window=8)),
+        VocoderTrainConfig(
+            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
+        ),
+    ),
+    # The special cases: h = 2 couples two groups of samples (WaveGlow-like), h = 64 is WaveNet-like.
+    "waveglow-like": (
+        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig(height=2, flows=8)),
+        VocoderTrainConfig(
+            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
+        ),
+    ),
+    "wavenet-like": (
+        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig(height=64, flows=2, layers=8)),
+        VocoderTrainConfig(
+            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
+        ),
+    ),
+    # Seconds-long configs for tests and smoke runs (8 kHz).
+    "tiny-gan": (
+        VocoderConfig(family="gan", gan=GANVocoderConfig(mel=_TINY_MEL, dim=32, intermediate=64, layers=2)),
+        VocoderTrainConfig(
+            segment_samples=2048,
+            batch_size=4,
+            learning_rate=3e-3,
+            warmup_steps=5,
+            max_steps=60,
+            losses={"mel_l1": 15.0, "mrstft": 1.0, "adversarial": 1.0, "feature_matching": 2.0},
+            adversarial_start_step=40,
+            discriminator_width=4,
+            val_every_steps=30,
+            val_items=2,
+            val_segment_samples=4096,
+            num_workers=0,
+        ),
+    ),
+    "tiny-waveflow": (
+        VocoderConfig(
+            family="waveflow",
+            waveflow=WaveFlowConfig(mel=_TINY_MEL, height=8, flows=2, layers=3, channels=16, condition_dim=16),
+        ),
+        VocoderTrainConfig(
+            segment_samples=2048,
+            batch_size=4,
+            learning_rate=3e-3,
+            warmup_steps=5,
+            max_steps=60,
+            losses={"nll": 1.0},
+            val_every_steps=30,
+            val_items=2,
+            val_segment_samples=4096,
+            num_workers=0,
+        ),
+    ),
+}
+
+
+def vocoder_preset(name: str) -> tuple[VocoderConfig, VocoderTrainConfig]:
+    """(model config, train config) of a vocoder preset."""
+    if name not in VOCODER_PRESETS:
+        raise KeyError(f"unknown vocoder preset {name!r}; choose from {', '.join(VOCODER_PRESETS)}")
+    return VOCODER_PRESETS[name]

@@ -7,16 +7,11 @@ named loss terms. Without a discriminator only the second half runs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import time
-from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Subset
 
 from cantor.data.dataset import MultitrackDataset
@@ -26,8 +21,7 @@ from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESepar
 from cantor.models.weights import count_parameters, save_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
-from cantor.train.logs import metric_logs, set_aside_previous_metrics
-from cantor.train.plots import plot_training_curves
+from cantor.train.runner import run_training
 
 
 class SeparatorSystem(L.LightningModule):
@@ -101,6 +95,10 @@ class SeparatorSystem(L.LightningModule):
             self.manual_backward(disc_loss)
             disc_optimiser.step()
             self.log("train/discriminator", disc_loss, prog_bar=False)
+        elif self.discriminator is not None:
+            # No gradients, so nothing changes; but Lightning counts optimiser steps, and this keeps its count at two
+            # per step during the warm-up, as max_steps and the step of the adversarial start assume.
+            optimisers[1].step()
 
         # 2. the separator, term by term
         terms: dict[str, torch.Tensor] = {}
@@ -156,55 +154,7 @@ class SeparatorSystem(L.LightningModule):
         self._val_improvements.clear()
 
 
-class PeriodicCheckpoint(Callback):
-    """Writes ``last.ckpt`` (model, optimisers, schedulers, step counters) every few minutes and at the end.
-
-    Lightning's ``ModelCheckpoint(train_time_interval=…)`` never fires under manual optimisation (which the GAN
-    step needs), hence this. The file is written beside the old one and renamed, so a kill never corrupts it.
-    """
-
-    def __init__(self, folder: Path, *, minutes: float) -> None:
-        self.path = folder / "last.ckpt"
-        self.interval = minutes * 60
-        self.last_save = time.monotonic()
-
-    def _save(self, trainer: L.Trainer) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(".last.ckpt.tmp")
-        trainer.save_checkpoint(tmp)
-        tmp.replace(self.path)
-        self.last_save = time.monotonic()
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if time.monotonic() - self.last_save >= self.interval:
-            self._save(trainer)
-
-    def on_train_end(self, trainer: L.Trainer, *args) -> None:
-        self._save(trainer)
-
-
-class ExportBest(Callback):
-    """Saves the separator as safetensors (``run/best``) whenever mean validation SI-SDRi improves."""
-
-    def __init__(self, run_dir: Path, metadata: dict) -> None:
-        self.run_dir = run_dir
-        self.metadata = metadata
-        self.best = -math.inf
-
-    def on_validation_end(self, trainer: L.Trainer, system: SeparatorSystem) -> None:
-        if trainer.sanity_checking:
-            return
-        score = trainer.callback_metrics.get("valid/si_sdri")
-        if score is None or float(score) <= self.best:
-            return
-        self.best = float(score)
-        metrics = {k: round(float(v), 3) for k, v in trainer.callback_metrics.items() if k.startswith("valid/")}
-        export_separator(
-            system, self.run_dir / "best", metadata={**self.metadata, "step": system.global_step, "metrics": metrics}
-        )
-
-
-def export_separator(system: SeparatorSystem, folder: Path, *, metadata: dict) -> Path:
+def export_separator(system: SeparatorSystem, folder: Path, metadata: dict) -> Path:
     return save_weights(
         folder,
         system.model,
@@ -262,51 +212,32 @@ def train_separator(
     progress: bool = True,
 ) -> Path:
     """Train (or resume from ``out/checkpoints/last.ckpt``) and export ``out/best`` and ``out/final``."""
-    out.mkdir(parents=True, exist_ok=True)
     train_loader, valid_loader = separator_dataloaders(data, model_config, train_config)
-    (out / "run.json").write_text(
-        json.dumps(
-            {
-                "command": command,
-                "data": str(data),
-                "model": model_config.to_dict(),
-                "train": dataclasses.asdict(train_config),
-                "train_data": train_loader.dataset.describe(),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    run_info = {
+        "command": command,
+        "data": str(data),
+        "model": model_config.to_dict(),
+        "train": dataclasses.asdict(train_config),
+        "train_data": train_loader.dataset.describe(),
+    }
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system = SeparatorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
-    steps_per_update = 2 if train_config.discriminator else 1  # Lightning counts every optimiser step
-    metadata = {"command": command, "data": str(data), "train_data": train_loader.dataset.describe()}
-    set_aside_previous_metrics(out / "logs")
-    checkpoints = PeriodicCheckpoint(out / "checkpoints", minutes=train_config.checkpoint_minutes)
-    trainer = L.Trainer(
+    return run_training(
+        system,
+        train_loader=train_loader,
+        valid_loader=valid_loader,
+        out=out,
+        run_info=run_info,
+        export=export_separator,
+        monitor="valid/si_sdri",
+        mode="max",
+        max_steps=train_config.max_steps,
+        steps_per_update=2 if train_config.discriminator else 1,  # Lightning counts every optimiser step
+        val_items=train_config.val_items,
+        checkpoint_minutes=train_config.checkpoint_minutes,
+        max_minutes=max_minutes,
         accelerator=accelerator,
         devices=devices,
         strategy=strategy,
-        max_steps=train_config.max_steps * steps_per_update,
-        max_time=timedelta(minutes=max_minutes) if max_minutes else None,
-        logger=CSVLogger(out, name="logs", version=""),
-        callbacks=[checkpoints, ExportBest(out, metadata)],
-        enable_checkpointing=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=10,
-        limit_val_batches=train_config.val_items,
+        progress=progress,
     )
-    last = out / "checkpoints" / "last.ckpt"
-    started = time.time()
-    trainer.fit(system, train_loader, valid_loader, ckpt_path=str(last) if last.is_file() else None)
-    wall_hours = (time.time() - started) / 3600
-    export_separator(system, out / "final", metadata={**metadata, "step": system.global_step // steps_per_update})
-    if logs := metric_logs(out / "logs"):
-        plot_training_curves(logs, out / "curves.png")
-    (out / "run.json").write_text(
-        json.dumps({**json.loads((out / "run.json").read_text()), "wall_hours_last_session": wall_hours}, indent=2)
-        + "\n"
-    )
-    return out

@@ -1,0 +1,38 @@
+"""``cantor models``: what is shipped, what each model does, and how well it scored."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+# The validation figure each kind of model is judged by, and how to print it.
+_HEADLINE = {
+    "separator": ("valid/si_sdri", "SI-SDRi {:.1f} dB"),
+    "vocoder": ("valid/mel_l1", "log-mel L1 {:.3f}"),
+}
+
+
+def models() -> None:
+    """List the shipped models with what they do and how well they scored."""
+    from cantor.models.registry import available_models
+
+    table = Table(title="shipped models")
+    for column in ("name", "kind", "what", "parameters", "trained", "validation"):
+        table.add_column(column)
+    for name, folder in available_models().items():
+        payload = json.loads((folder / "config.json").read_text())
+        kind, config, meta = payload["kind"], payload["config"], payload.get("metadata", {})
+        what = ", ".join(config["sources"]) if kind == "separator" else f"{config['family']} vocoder"
+        metric, form = _HEADLINE.get(kind, ("", ""))
+        score = meta.get("metrics", {}).get(metric)
+        table.add_row(
+            name,
+            kind,
+            what,
+            f"{meta.get('parameters', 0) / 1e6:.1f} M",
+            f"{meta.get('step', '?')} steps",
+            form.format(score) if score is not None else "—",
+        )
+    Console().print(table)

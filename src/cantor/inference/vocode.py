@@ -1,0 +1,228 @@
+"""``Vocoder``: the one way to turn log-mels into audio with a trained vocoder, used by the CLI and the studio alike.
+
+>>> from cantor import Vocoder
+>>> vocoder = Vocoder("gan")                                  # doctest: +SKIP
+>>> mel = vocoder.mel(audio)                                  # doctest: +SKIP
+>>> same_again = vocoder.resynthesize(audio, sample_rate=44100)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from cantor.audio.io import audio_info, read_array
+from cantor.audio.resample import fit_length, resample
+from cantor.errors import AudioError, CantorError, UsageError
+from cantor.features.mel import LogMel
+from cantor.inference.chunked import plan_chunks, run_chunked
+from cantor.models.registry import model_name, resolve_model
+from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
+from cantor.models.weights import load_weights
+
+Progress = Callable[[int], None]  # called with the number of input samples (or mel frames) just finished
+_NOISE_BLOCK = 1 << 16
+
+
+def positional_noise(start: int, length: int, *, seed: int) -> torch.Tensor:
+    """Standard-normal noise for samples ``start … start + length − 1`` that depends only on the positions and the
+    seed, so a chunk of a long decode draws exactly the noise a whole-signal decode would have drawn there."""
+    first, last = start // _NOISE_BLOCK, (start + length - 1) // _NOISE_BLOCK
+    blocks = [
+        torch.randn(_NOISE_BLOCK, generator=torch.Generator().manual_seed(seed * 1_000_003 + block))
+        for block in range(first, last + 1)
+    ]
+    offset = start - first * _NOISE_BLOCK
+    return torch.cat(blocks)[offset : offset + length]
+
+
+class Vocoder:
+    """Decodes log-mel spectrograms (``[..., n_mels, frames]``) to audio, chunk by chunk.
+
+    Args:
+        model: a shipped vocoder ("gan", "waveflow") or a folder with ``config.json`` + ``model.safetensors``.
+        chunk_seconds: audio decoded per chunk; memory grows with it, not with the input's duration.
+        temperature: WaveFlow's sampling temperature (0: the deterministic mean); the GAN ignores it.
+        seed: WaveFlow's noise seed; the same seed gives the same audio, however the input is chunked.
+    """
+
+    def __init__(
+        self, model: str | Path = "gan", *, chunk_seconds: float = 10.0, temperature: float = 0.8, seed: int = 0
+    ) -> None:
+        if chunk_seconds <= 0:
+            raise UsageError(f"chunk must be positive, got {chunk_seconds}")
+        if temperature < 0:
+            raise UsageError(f"temperature must be at least 0, got {temperature}")
+        self.folder = resolve_model(model, kind=VOCODER_KIND)
+        self.name = model_name(model, self.folder)
+        network, payload = load_weights(
+            self.folder, kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c))
+        )
+        self.network = network
+        self.config = VocoderConfig.from_dict(payload["config"])
+        self.metadata: dict = payload.get("metadata", {})
+        self.frontend = LogMel(self.config.mel)
+        self.chunk_seconds = chunk_seconds
+        self.temperature = temperature
+        self.seed = seed
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.mel.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.mel.stft.hop_length
+
+    @property
+    def n_mels(self) -> int:
+        return self.config.mel.n_mels
+
+    def mel(self, audio: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The log-mel this vocoder decodes: ``[..., time]`` at :attr:`sample_rate` → ``[..., n_mels, frames]``."""
+        audio = _checked(audio)
+        with torch.inference_mode():
+            return self.frontend(audio)
+
+    # --- mel → audio ----------------------------------------------------------------------------------------
+
+    def _decode_frames(self, mel: torch.Tensor, start_sample: int) -> torch.Tensor:
+        """``[batch, n_mels, frames]`` → ``[batch, (frames − 1) · hop]``; ``start_sample`` places WaveFlow's noise."""
+        with torch.inference_mode():
+            if self.config.family == "gan":
+                return self.network(mel)
+            length = (mel.shape[-1] - 1) * self.hop_length
+            noise = torch.stack(
+                [positional_noise(start_sample, length, seed=self.seed + 7919 * row) for row in range(mel.shape[0])]
+            )
+            return self.network.infer(mel, noise=noise, temperature=self.temperature)
+
+    def decode(
+        self,
+        mel: torch.Tensor | np.ndarray,
+        *,
+        length: int | None = None,
+        start_sample: int = 0,
+        progress: Progress | None = None,
+    ) -> torch.Tensor:
+        """``[..., n_mels, frames]`` → ``[..., length]`` (default ``(frames − 1) · hop_length``) samples.
+
+        ``start_sample`` says where this mel's first frame sits in a longer signal (WaveFlow's noise is drawn by
+        absolute position).
+
+        Long mels are decoded in chunks of frames, each with enough context on both sides that its middle is
+        exactly what a whole decode gives; the middles are concatenated (no cross-fade is needed). The chunks are
+        cut along frames, not samples, which is why this is not :func:`~cantor.inference.chunked.run_chunked`.
+        """
+        mel = torch.as_tensor(mel, dtype=torch.float32)
+        if mel.ndim < 2 or mel.shape[-2] != self.n_mels or mel.shape[-1] < 2:
+            raise UsageError(
+                f"a mel for this vocoder has shape [..., {self.n_mels}, frames ≥ 2], got {tuple(mel.shape)}"
+            )
+        if not torch.isfinite(mel).all():
+            raise UsageError("the mel contains NaN or infinite values")
+        leading, frames = mel.shape[:-2], mel.shape[-1]
+        flat = mel.reshape(-1, self.n_mels, frames)
+        hop = self.hop_length
+        core = max(1, int(self.chunk_seconds * self.sample_rate) // hop)
+        margin = self.config.family_config.context_frames + 1
+        pieces = []
+        for first in range(0, frames - 1, core):
+            last = min(first + core, frames - 1)  # this chunk owns samples [first·hop, last·hop)
+            lo, hi = max(0, first - margin), min(frames, last + 1 + margin)
+            audio = self._decode_frames(flat[:, :, lo:hi], start_sample + lo * hop)
+            pieces.append(audio[:, (first - lo) * hop : (last - lo) * hop])
+            if progress:
+                progress(last - first)
+        audio = torch.cat(pieces, dim=-1)
+        if length is not None:
+            audio = fit_length(audio, length)
+        return audio.reshape(*leading, audio.shape[-1])
+
+    # --- audio → mel → audio ----------------------------------------------------------------------------------
+
+    def _resynthesize_model_rate(self, chunk: torch.Tensor, start: int) -> torch.Tensor:
+        """``[channels, time]`` starting at sample ``start`` → ``[1, channels, time]`` (each channel on its own)."""
+        length = chunk.shape[-1]
+        padded = torch.nn.functional.pad(chunk, (0, -length % self.hop_length))
+        with torch.inference_mode():
+            mel = self.frontend(padded)
+        return self.decode(mel, length=length, start_sample=start)[None]
+
+    def _plan(self, length: int):
+        context = (self.config.family_config.context_frames + 4) * self.hop_length + self.config.mel.stft.n_fft
+        return plan_chunks(
+            length,
+            sample_rate=self.sample_rate,
+            segment_seconds=self.chunk_seconds,
+            receptive_field=context,
+            align=self.hop_length,
+        )
+
+    def resynthesize(self, audio: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
+        """Audio → mel → audio through the vocoder; ``[channels, time]`` or ``[time]``, same shape and rate out."""
+        audio = _checked(audio)
+        mono = audio.ndim == 1
+        if mono:
+            audio = audio[None]
+        if audio.ndim != 2:
+            raise AudioError(f"audio must have shape [channels, time] or [time], got {tuple(audio.shape)}")
+        length = audio.shape[-1]
+        model_audio = resample(audio, orig_sample_rate=sample_rate, target_sample_rate=self.sample_rate)
+        reader = lambda a, b: model_audio[:, a:b]  # noqa: E731
+        plan = self._plan(model_audio.shape[-1])
+        out = torch.cat([block for _, block in run_chunked(self._resynthesize_model_rate, reader, plan)], dim=-1)[0]
+        out = fit_length(resample(out, orig_sample_rate=self.sample_rate, target_sample_rate=sample_rate), length)
+        return out[0] if mono else out
+
+    def resynthesize_file(
+        self, path: str | Path, out: str | Path, *, overwrite: bool = False, progress: Progress | None = None
+    ) -> Path:
+        """Resynthesise an audio file into ``out`` (WAV, 32-bit float; written only when complete).
+
+        Files at the vocoder's rate stream chunk by chunk (flat memory on hour-long inputs); others are
+        resampled whole.
+        """
+        path, out = Path(path), Path(out)
+        info = audio_info(path)
+        if out.exists() and not overwrite:
+            raise CantorError(f"{out} exists; pass --overwrite to replace it")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            with soundfile.SoundFile(
+                partial, "w", samplerate=info.samplerate, channels=info.channels, format="WAV", subtype="FLOAT"
+            ) as writer:
+                if info.samplerate == self.sample_rate:
+
+                    def read(start: int, stop: int) -> torch.Tensor:
+                        data, _ = read_array(path, start=start, frames=stop - start)
+                        return torch.from_numpy(data.T.copy())
+
+                    for _, block in run_chunked(self._resynthesize_model_rate, read, self._plan(info.frames)):
+                        writer.write(block[0].numpy().T)
+                        if progress:
+                            progress(block.shape[-1])
+                else:
+                    data, rate = read_array(path)
+                    writer.write(self.resynthesize(torch.from_numpy(data.T.copy()), rate).numpy().T)
+                    if progress:
+                        progress(info.frames)
+            partial.replace(out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return out
+
+
+def _checked(audio: torch.Tensor | np.ndarray) -> torch.Tensor:
+    audio = torch.as_tensor(audio, dtype=torch.float32)
+    if audio.ndim == 0 or audio.shape[-1] == 0:
+        raise AudioError(f"audio must have shape [..., time > 0], got {tuple(audio.shape)}")
+    if not torch.isfinite(audio).all():
+        raise AudioError("audio contains NaN or infinite samples")
+    return audio

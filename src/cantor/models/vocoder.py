@@ -1,0 +1,268 @@
+"""Neural vocoders: log-mel frames in, waveform out. Two families share one mel front end (:class:`MelConfig`).
+
+* :class:`GANVocoder` — ConvNeXt backbone over mel frames and an inverse-STFT head (Vocos, Siuzdak 2023; iSTFTNet):
+  the network predicts each frame's magnitude and phase and one inverse FFT makes the samples, so it runs at the
+  frame rate (86 frames/s) instead of the sample rate. Trained with reconstruction losses, then adversarially.
+* :class:`WaveFlow` — a flow trained by maximum likelihood (Ping et al., 2020). The squeeze height ``h`` is the
+  preset's knob: ``h = 2`` is a WaveGlow-like bipartite coupling (two groups, almost parallel), large ``h`` a
+  WaveNet-like autoregressive model (``h`` sequential steps per flow). ``h = 1`` leaves no rows to condition on —
+  each sample would depend on the mel alone — so the smallest height is 2.
+
+Both map ``[batch, n_mels, frames]`` to ``[batch, (frames − 1) · hop_length]`` samples: a mel computed (centred)
+from ``T`` samples has ``T // hop_length + 1`` frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cantor.features.mel import LogMel, MelConfig
+from cantor.features.stft import ISTFT, STFTConfig
+from cantor.nn.convnext import ConvNeXtBackbone
+from cantor.nn.flows import AffineRowFlow, squeeze, squeeze_features, unsqueeze
+
+VOCODER_KIND = "vocoder"  # the "kind" written beside vocoder weights
+FAMILIES = ("gan", "waveflow")
+
+
+@dataclass(frozen=True)
+class GANVocoderConfig:
+    """ConvNeXt backbone (``layers`` blocks of width ``dim``) and an iSTFT head with the mel's own STFT."""
+
+    mel: MelConfig = field(default_factory=MelConfig)
+    dim: int = 256
+    intermediate: int = 768
+    layers: int = 8
+    kernel_size: int = 7
+    max_log_magnitude: float = 6.0  # exp(6) ≈ 400: no real frame is louder; keeps early training finite
+
+    @property
+    def context_frames(self) -> int:
+        """Frames on each side that can change an output frame (backbone reach + the iSTFT's overlap)."""
+        return (self.layers + 1) * (self.kernel_size - 1) // 2 + self.mel.stft.n_fft // self.mel.stft.hop_length // 2
+
+
+@dataclass(frozen=True)
+class WaveFlowConfig:
+    """WaveFlow's size in the paper's letters: ``flows``; ``layers`` (L) per flow; ``channels`` (C, the residual
+    kernels); ``condition_dim`` (D, the conditioning features); ``height`` (h), the squeeze height.
+
+    ``attention_window`` > 0 adds a non-local block: multi-head self-attention over the conditioning frames, each
+    frame attending to ``±attention_window`` frames (a bounded window keeps chunked decoding exact).
+    """
+
+    mel: MelConfig = field(default_factory=MelConfig)
+    height: int = 16
+    flows: int = 6
+    layers: int = 6
+    channels: int = 48
+    condition_dim: int = 64
+    kernel_width: int = 3
+    attention_window: int = 0
+    attention_heads: int = 4
+    sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.height < 2:
+            raise ValueError(f"height must be at least 2 (h = 1 has no rows to condition on), got {self.height}")
+        if self.mel.stft.hop_length % self.height:
+            raise ValueError(f"height {self.height} must divide hop_length {self.mel.stft.hop_length}")
+
+    @property
+    def context_frames(self) -> int:
+        """Frames on each side that can change an output sample: every flow reaches ``(kernel_width − 1) / 2 ·
+        (2^layers − 1)`` columns of ``height`` samples further, and the conditioner one frame (plus attention)."""
+        columns = self.flows * ((self.kernel_width - 1) // 2 * (2**self.layers - 1) + 1)
+        frames = math.ceil(columns * self.height / self.mel.stft.hop_length)
+        return frames + 2 + self.attention_window
+
+
+@dataclass(frozen=True)
+class VocoderConfig:
+    """A vocoder: its family and that family's config (the other is ``None``)."""
+
+    family: str = "gan"
+    gan: GANVocoderConfig | None = None
+    waveflow: WaveFlowConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if (self.gan is None) == (self.waveflow is None) or getattr(self, self.family) is None:
+            raise ValueError(f"a {self.family} vocoder config needs exactly its own section")
+
+    @property
+    def mel(self) -> MelConfig:
+        return self.family_config.mel
+
+    @property
+    def family_config(self) -> GANVocoderConfig | WaveFlowConfig:
+        return self.gan if self.family == "gan" else self.waveflow
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(payload: dict) -> VocoderConfig:
+        family = payload["family"]
+        section = dict(payload[family])
+        mel = dict(section["mel"])
+        mel["stft"] = STFTConfig(**mel["stft"])
+        section["mel"] = MelConfig(**mel)
+        family_config = GANVocoderConfig(**section) if family == "gan" else WaveFlowConfig(**section)
+        return VocoderConfig(family=family, **{family: family_config})
+
+
+class GANVocoder(nn.Module):
+    """Mel → ConvNeXt → per-frame log-magnitude and phase → inverse STFT.
+
+    Shapes: ``mel [batch, n_mels, frames]`` → ``audio [batch, (frames − 1) · hop_length]``.
+    """
+
+    def __init__(self, config: GANVocoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = ConvNeXtBackbone(
+            config.mel.n_mels,
+            dim=config.dim,
+            intermediate=config.intermediate,
+            layers=config.layers,
+            kernel_size=config.kernel_size,
+        )
+        self.head = nn.Linear(config.dim, 2 * config.mel.stft.n_bins)
+        self.istft = ISTFT(config.mel.stft)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        hidden = self.backbone(mel)  # (B, F, dim)
+        log_magnitude, phase = self.head(hidden).transpose(1, 2).chunk(2, dim=1)  # (B, bins, F) each
+        magnitude = torch.exp(torch.clamp(log_magnitude, max=self.config.max_log_magnitude))
+        # Phase as an angle, not (re, im): the magnitude alone sets the level, so the network can't cheat loudness.
+        spec = torch.polar(magnitude, phase)
+        return self.istft(spec, length=(mel.shape[-1] - 1) * self.config.mel.stft.hop_length)
+
+
+@dataclass
+class FlowOutput:
+    """``z [batch, T]`` (the audio mapped to noise) and ``log_det [batch]`` (sum of the flows' log-scales)."""
+
+    z: torch.Tensor
+    log_det: torch.Tensor
+
+
+class LocalAttention(nn.Module):
+    """Self-attention over frames, each frame seeing ``±window`` frames, plus the residual.
+
+    Shapes: ``[batch, dim, frames]`` → same.
+    """
+
+    def __init__(self, dim: int, *, heads: int, window: int) -> None:
+        super().__init__()
+        self.window = window
+        self.norm = nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.shape[-1]
+        index = torch.arange(frames, device=x.device)
+        blocked = (index[:, None] - index[None, :]).abs() > self.window  # True = may not attend
+        y = self.norm(x.transpose(1, 2))
+        attended, _ = self.attention(y, y, y, attn_mask=blocked, need_weights=False)
+        return x + attended.transpose(1, 2)
+
+
+class WaveFlow(nn.Module):
+    """WaveFlow: ``flows`` autoregressive affine flows over the squeezed waveform, rows reversed between flows.
+
+    ``forward(audio, mel)`` maps audio to noise for the likelihood; ``infer(mel)`` samples audio from noise.
+    Shapes: ``audio [batch, T]`` with ``T = (frames − 1) · hop_length``, ``mel [batch, n_mels, frames]``.
+    """
+
+    def __init__(self, config: WaveFlowConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.condition_in = nn.Conv1d(config.mel.n_mels, config.condition_dim, 3, padding=1)
+        self.attention = (
+            LocalAttention(config.condition_dim, heads=config.attention_heads, window=config.attention_window)
+            if config.attention_window
+            else None
+        )
+        self.flows = nn.ModuleList(
+            AffineRowFlow(
+                channels=config.channels,
+                condition_dim=config.condition_dim,
+                layers=config.layers,
+                kernel_width=config.kernel_width,
+            )
+            for _ in range(config.flows)
+        )
+
+    def _condition(self, mel: torch.Tensor) -> torch.Tensor:
+        """Mel frames → ``[batch, D, h, w]``: features per frame, repeated to the samples each frame centres on."""
+        features = self.condition_in(mel)
+        if self.attention is not None:
+            features = self.attention(features)
+        hop = self.config.mel.stft.hop_length
+        length = (mel.shape[-1] - 1) * hop
+        nearest = (torch.arange(length, device=mel.device) + hop // 2) // hop  # centred frames: frame f ↔ f·hop
+        return squeeze_features(features[:, :, nearest], self.config.height)
+
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor) -> FlowOutput:
+        condition = self._condition(mel)
+        x = squeeze(audio, self.config.height)
+        log_det = audio.new_zeros(audio.shape[0])
+        for flow in self.flows:
+            x, flow_log_det = flow(x, condition)
+            log_det = log_det + flow_log_det
+            # Reverse the rows so the next flow's autoregressive order runs the other way.
+            x, condition = x.flip(2), condition.flip(2)
+        return FlowOutput(z=unsqueeze(x), log_det=log_det)
+
+    def negative_log_likelihood(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood per sample, in nats, under a Gaussian prior of scale ``sigma``."""
+        output = self(audio, mel)
+        sigma = self.config.sigma
+        log_prior = -0.5 * (output.z / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+        return -(log_prior.sum(dim=1) + output.log_det).mean() / audio.shape[1]
+
+    @torch.no_grad()
+    def infer(self, mel: torch.Tensor, *, noise: torch.Tensor | None = None, temperature: float = 0.8) -> torch.Tensor:
+        """Sample audio ``[batch, (frames − 1) · hop]`` for ``mel`` from standard-normal ``noise`` of that shape
+        (drawn here when not given), scaled by ``sigma · temperature``; temperature 0 decodes the mean."""
+        condition = self._condition(mel)
+        batch, _, height, width = condition.shape
+        if noise is None:
+            noise = torch.randn(batch, height * width, device=mel.device)
+        x = squeeze(noise, height) * self.config.sigma * temperature
+        # Undo the flows last to first; flow k saw the condition reversed k times, and its output was reversed once.
+        for index in reversed(range(len(self.flows))):
+            condition_k = condition.flip(2) if index % 2 else condition
+            x = self.flows[index].inverse(x.flip(2), condition_k)
+        return unsqueeze(x)
+
+
+def build_vocoder(config: VocoderConfig) -> nn.Module:
+    return GANVocoder(config.gan) if config.family == "gan" else WaveFlow(config.waveflow)
+
+
+def mel_frontend(config: VocoderConfig) -> LogMel:
+    """The log-mel module a vocoder was trained on (its features must be computed exactly so)."""
+    return LogMel(config.mel)
+
+
+__all__ = [
+    "FAMILIES",
+    "VOCODER_KIND",
+    "FlowOutput",
+    "GANVocoder",
+    "GANVocoderConfig",
+    "VocoderConfig",
+    "WaveFlow",
+    "WaveFlowConfig",
+    "build_vocoder",
+    "mel_frontend",
+]

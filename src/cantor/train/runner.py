@@ -1,0 +1,144 @@
+"""What every Cantor training run shares: resumable checkpoints every few minutes, export of the best weights,
+logs that survive a resume, curves, and ``run.json`` — around any Lightning system.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader
+
+from cantor.files import write_json_atomic
+from cantor.models.weights import CONFIG_FILE
+from cantor.train.logs import metric_logs, set_aside_previous_metrics
+from cantor.train.plots import plot_training_curves
+
+Export = Callable[[L.LightningModule, Path, dict], Path]  # (system, folder, metadata) → folder
+
+
+class PeriodicCheckpoint(Callback):
+    """Writes ``last.ckpt`` (model, optimisers, schedulers, step counters) every few minutes and at the end.
+
+    Lightning's ``ModelCheckpoint(train_time_interval=…)`` never fires under manual optimisation (which the GAN
+    steps need), hence this. The file is written beside the old one and renamed, so a kill never corrupts it.
+    """
+
+    def __init__(self, folder: Path, *, minutes: float) -> None:
+        self.path = folder / "last.ckpt"
+        self.interval = minutes * 60
+        self.last_save = time.monotonic()
+
+    def _save(self, trainer: L.Trainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(".last.ckpt.tmp")
+        trainer.save_checkpoint(tmp)
+        tmp.replace(self.path)
+        self.last_save = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if time.monotonic() - self.last_save >= self.interval:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, *args) -> None:
+        self._save(trainer)
+
+
+class ExportBest(Callback):
+    """Exports the model as safetensors (``run/best``) whenever the monitored validation metric improves.
+
+    The best score so far is read back from ``run/best`` on a resume, so a worse model never replaces it.
+    """
+
+    def __init__(
+        self, run_dir: Path, metadata: dict, *, export: Export, monitor: str, mode: str, steps_per_update: int
+    ) -> None:
+        self.folder = run_dir / "best"
+        self.steps_per_update = steps_per_update
+        self.metadata = metadata
+        self.export = export
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.best = -math.inf
+        saved = self.folder / CONFIG_FILE
+        if saved.is_file():
+            score = json.loads(saved.read_text()).get("metadata", {}).get("metrics", {}).get(monitor)
+            if score is not None:
+                self.best = self.sign * float(score)
+
+    def on_validation_end(self, trainer: L.Trainer, system: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        score = trainer.callback_metrics.get(self.monitor)
+        if score is None or self.sign * float(score) <= self.best:
+            return
+        self.best = self.sign * float(score)
+        metrics = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items() if k.startswith("valid/")}
+        step = system.global_step // self.steps_per_update
+        self.export(system, self.folder, {**self.metadata, "step": step, "metrics": metrics})
+
+
+def run_training(
+    system: L.LightningModule,
+    *,
+    train_loader: DataLoader,
+    valid_loader: DataLoader,
+    out: Path,
+    run_info: dict,
+    export: Export,
+    monitor: str,
+    mode: str,
+    max_steps: int,
+    steps_per_update: int = 1,
+    val_items: int,
+    checkpoint_minutes: float,
+    max_minutes: float | None = None,
+    accelerator: str = "cpu",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    progress: bool = True,
+) -> Path:
+    """Fit ``system`` (resuming from ``out/checkpoints/last.ckpt``), then export ``out/final`` and draw the curves.
+
+    ``max_steps`` counts training steps; a GAN step is ``steps_per_update`` (2) optimiser steps to Lightning.
+    ``run_info`` (command, data, configs) is written to ``out/run.json``; its ``command``, ``data`` and
+    ``train_data`` travel with the exported weights.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "run.json", run_info)
+    metadata = {key: run_info[key] for key in ("command", "data", "train_data") if key in run_info}
+    set_aside_previous_metrics(out / "logs")
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        max_steps=max_steps * steps_per_update,
+        max_time=timedelta(minutes=max_minutes) if max_minutes else None,
+        logger=CSVLogger(out, name="logs", version=""),
+        callbacks=[
+            PeriodicCheckpoint(out / "checkpoints", minutes=checkpoint_minutes),
+            ExportBest(out, metadata, export=export, monitor=monitor, mode=mode, steps_per_update=steps_per_update),
+        ],
+        enable_checkpointing=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        limit_val_batches=val_items,
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    started = time.time()
+    trainer.fit(system, train_loader, valid_loader, ckpt_path=str(last) if last.is_file() else None)
+    wall_hours = (time.time() - started) / 3600
+    export(system, out / "final", {**metadata, "step": system.global_step // steps_per_update})
+    if logs := metric_logs(out / "logs"):
+        plot_training_curves(logs, out / "curves.png")
+    write_json_atomic(out / "run.json", {**run_info, "wall_hours_last_session": wall_hours})
+    return out

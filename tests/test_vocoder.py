@@ -1,0 +1,192 @@
+"""Vocoders: WaveFlow is invertible and learns, the GAN vocoder learns, chunked decoding equals a whole decode,
+weights round-trip, training runs end to end, and bad input gives a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+import torch.nn.functional as F
+
+from cantor.errors import CantorError, UsageError
+from cantor.features.mel import LogMel
+from cantor.inference.vocode import Vocoder, positional_noise
+from cantor.models.presets import vocoder_preset
+from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, WaveFlow, build_vocoder
+from cantor.models.weights import load_weights, save_weights
+from cantor.train import losses
+from cantor.train.vocoder import train_vocoder
+
+from .toy import RATE, write_toy_folder
+
+
+def _randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Small random weights everywhere (a fresh WaveFlow is the identity: its last layers start at zero)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    return model.eval()
+
+
+def _toy_tone(seconds: float, *, batch: int = 4, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    clips = [sum(0.3 / k * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 4)) for f0 in rng.uniform(150, 600, batch)]
+    return torch.tensor(np.stack(clips), dtype=torch.float32)
+
+
+def _model_folder(tmp_path, preset: str) -> tuple[object, VocoderConfig]:
+    config, _ = vocoder_preset(preset)
+    model = _randomised(build_vocoder(config))
+    folder = save_weights(tmp_path / preset, model, kind=VOCODER_KIND, config=config.to_dict())
+    return folder, config
+
+
+def test_waveflow_is_invertible():
+    config, _ = vocoder_preset("tiny-waveflow")
+    model = _randomised(WaveFlow(config.waveflow))
+    audio = _toy_tone(0.25, batch=2)[:, : 64 * 31]
+    mel = LogMel(config.mel)(audio)
+    with torch.no_grad():
+        z = model(audio, mel).z
+        recovered = model.infer(mel, noise=z / config.waveflow.sigma, temperature=1.0)
+    assert z.abs().max() > 1e-3 and not torch.allclose(z, audio)  # the flow does transform
+    assert (recovered - audio).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan"])
+def test_a_tiny_vocoder_learns_a_toy_signal(preset):
+    torch.manual_seed(0)
+    config, _ = vocoder_preset(preset)
+    model = build_vocoder(config)
+    mel_of = LogMel(config.mel)
+    audio = _toy_tone(0.26, batch=4)[:, : 64 * 32]
+    mel = mel_of(audio)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def loss() -> torch.Tensor:
+        if config.family == "waveflow":
+            return model.negative_log_likelihood(audio, mel)
+        fake = model(mel)
+        return 15 * F.l1_loss(mel_of(fake), mel) + losses.multi_resolution_stft(fake, audio, resolutions=((256, 64),))
+
+    first = loss().item()
+    for _ in range(40 if config.family == "waveflow" else 80):
+        value = loss()
+        optimiser.zero_grad()
+        value.backward()
+        optimiser.step()
+    last = loss().item()
+    if config.family == "waveflow":
+        assert last < first - 1.0, (first, last)  # nats per sample: the likelihood rises by a factor of e and more
+    else:
+        assert last < 0.6 * first, (first, last)
+
+
+@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-waveflow"])
+def test_chunked_decoding_equals_a_whole_decode(tmp_path, preset):
+    folder, config = _model_folder(tmp_path, preset)
+    audio = _toy_tone(1.3, batch=2)
+    whole = Vocoder(folder, chunk_seconds=100.0, temperature=0.7, seed=3)
+    chunked = Vocoder(folder, chunk_seconds=0.5, temperature=0.7, seed=3)
+    mel = whole.mel(audio)
+    expected = whole.decode(mel)
+    got = chunked.decode(mel)
+    assert got.shape == expected.shape == (2, (mel.shape[-1] - 1) * config.mel.stft.hop_length)
+    snr = 10 * torch.log10(expected.pow(2).sum() / (got - expected).pow(2).sum().clamp_min(1e-20))
+    assert snr > 60, snr
+    # Resynthesis keeps the input's shape and length (odd lengths too), chunked or not.
+    odd = audio[:, :9999]
+    assert torch.allclose(chunked.resynthesize(odd, RATE), whole.resynthesize(odd, RATE), atol=1e-4)
+    assert whole.resynthesize(odd[0], RATE).shape == (9999,)
+
+
+def test_positional_noise_depends_only_on_position():
+    whole = positional_noise(0, 200_000, seed=5)
+    assert torch.equal(positional_noise(70_001, 90_000, seed=5), whole[70_001:160_001])
+    assert not torch.equal(positional_noise(0, 1000, seed=6), whole[:1000])
+    assert abs(whole.std().item() - 1) < 0.01
+
+
+def test_weights_round_trip_and_strict_loading(tmp_path):
+    folder, config = _model_folder(tmp_path, "tiny-gan")
+    build = lambda c: build_vocoder(VocoderConfig.from_dict(c))  # noqa: E731
+    model, _ = load_weights(folder, kind=VOCODER_KIND, build=build)
+    again, _ = load_weights(
+        save_weights(tmp_path / "again", model, kind=VOCODER_KIND, config=config.to_dict()),
+        kind=VOCODER_KIND,
+        build=build,
+    )
+    mel = torch.randn(1, config.mel.n_mels, 20)
+    assert torch.equal(model(mel), again(mel))
+    bigger = dataclasses.replace(config, gan=dataclasses.replace(config.gan, dim=40))
+    save_weights(tmp_path / "wrong", model, kind=VOCODER_KIND, config=bigger.to_dict())
+    with pytest.raises(CantorError, match="does not match its config"):
+        load_weights(tmp_path / "wrong", kind=VOCODER_KIND, build=build)
+    with pytest.raises(CantorError, match="not a 'separator'"):
+        load_weights(folder, kind="separator", build=build)
+
+
+def test_bad_mels_and_models_give_clear_errors(tmp_path):
+    folder, config = _model_folder(tmp_path, "tiny-gan")
+    vocoder = Vocoder(folder)
+    with pytest.raises(UsageError, match=rf"\[\.\.\., {config.mel.n_mels}, frames"):
+        vocoder.decode(torch.zeros(7, 20))
+    with pytest.raises(UsageError, match="NaN"):
+        vocoder.decode(torch.full((config.mel.n_mels, 20), math.nan))
+    with pytest.raises(UsageError, match="unknown vocoder"):
+        Vocoder("no-such-vocoder")
+
+
+def test_training_runs_resumes_and_exports(tmp_path):
+    data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
+    config, train = vocoder_preset("tiny-gan")
+    short = dataclasses.replace(train, max_steps=20, adversarial_start_step=10, val_every_steps=10)
+    run = train_vocoder(data=[data], out=tmp_path / "run", model_config=config, train_config=short, progress=False)
+    longer = dataclasses.replace(short, max_steps=30)
+    train_vocoder(data=[data], out=run, model_config=config, train_config=longer, progress=False)
+    _, final = load_weights(run / "final", kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c)))
+    assert final["metadata"]["step"] == 30  # continued from 20, and two optimiser steps per GAN step counted once
+    _, best = load_weights(run / "best", kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c)))
+    assert best["metadata"]["metrics"]["valid/mel_l1"] > 0
+    assert (run / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_vocodes_a_file_and_a_saved_mel(tmp_path):
+    folder, _ = _model_folder(tmp_path, "tiny-gan")
+    audio = _toy_tone(0.7, batch=2)
+    wav = tmp_path / "in.wav"
+    soundfile.write(wav, audio.numpy().T, RATE)
+    out = tmp_path / "out.wav"
+    cli = [sys.executable, "-m", "cantor.cli.main", "vocode"]
+    result = subprocess.run([*cli, str(wav), "-o", str(out), "-m", str(folder)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    written, rate = soundfile.read(out, always_2d=True)
+    assert rate == RATE and written.shape == (audio.shape[1], 2)
+    mel_file = tmp_path / "mel.npy"
+    np.save(mel_file, Vocoder(folder).mel(audio[0]).numpy())
+    decoded = tmp_path / "decoded.wav"
+    result = subprocess.run(
+        [*cli, "--mel", str(mel_file), "-o", str(decoded), "-m", str(folder)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert soundfile.info(decoded).frames > 0
+    for args, message in [
+        ([str(wav), "-o", str(out), "-m", str(folder)], "exists"),
+        ([str(tmp_path / "none.wav"), "-o", str(tmp_path / "x.wav"), "-m", str(folder)], "none.wav"),
+        (["--mel", str(wav), "-o", str(tmp_path / "y.wav"), "-m", str(folder)], "not a NumPy"),
+        ([str(wav), "-o", str(tmp_path / "z.wav"), "-m", "nothing"], "unknown vocoder"),
+        (["-o", str(tmp_path / "w.wav")], "either one audio INPUT or --mel"),
+    ]:
+        result = subprocess.run([*cli, *args], capture_output=True, text=True)
+        assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "y.wav").exists()
