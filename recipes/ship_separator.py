@@ -13,17 +13,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-from _report import machine_description
+from _shipping import compute_line, copy_best
 
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
-from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, read_config
-
-PACKAGE_WEIGHTS = Path(__file__).parent.parent / "src" / "cantor" / "weights"
 
 
 def main() -> None:
@@ -32,16 +26,10 @@ def main() -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--data-command", required=True)
     parser.add_argument("--benchmark", type=Path, help="JSON written by benchmarks/separation.py")
+    parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
     args = parser.parse_args()
 
-    best = args.run / "best"
-    payload = read_config(best, kind=SEPARATOR_KIND)
-    run = json.loads((args.run / "run.json").read_text())
-    target = PACKAGE_WEIGHTS / args.name
-    target.mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        shutil.copy(best / name, target / name)
-    size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
+    target, payload, run, size_mb = copy_best(args.run, args.name, kind=SEPARATOR_KIND)
     meta = payload["metadata"]
     config = payload["config"]
     lines = [
@@ -61,8 +49,7 @@ def main() -> None:
         f"- data: `{args.data_command}`",
         f"- data seen: {meta.get('train_data', '?')}",
         f"- command: `{meta.get('command') or run.get('command')}`",
-        f"- weights from step {meta.get('step')} (best validation SI-SDRi); "
-        f"{run.get('wall_hours_last_session', 0):.2f} h wall on {machine_description()}",
+        compute_line(payload, run, selection="best validation SI-SDRi", compute=args.compute),
         f"- recipe: {json.dumps(run['train'])}",
         "",
         "## Validation (valid split, 10-s crops, medians)",

@@ -146,6 +146,17 @@ class VocoderTrainConfig:
 
 
 _GAN_LOSSES = {"mel_l1": 15.0, "mrstft": 1.0, "adversarial": 1.0, "feature_matching": 2.0}
+_WAVEFLOW_SMALL = WaveFlowConfig(height=8, flows=4, layers=5, channels=24, condition_dim=32)
+_WAVEFLOW_TRAIN = VocoderTrainConfig(
+    segment_samples=8192,
+    batch_size=4,
+    losses={"nll": 1.0},
+    learning_rate=5e-4,
+    final_learning_rate=5e-5,
+    grad_clip=50.0,
+    val_items=8,
+    val_segment_samples=32768,
+)
 _TINY_MEL = MelConfig(sample_rate=8000, stft=STFTConfig(n_fft=256, hop_length=64), n_mels=32)
 
 VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
@@ -154,32 +165,25 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
         VocoderConfig(family="gan", gan=GANVocoderConfig(dim=256, intermediate=768, layers=8)),
         VocoderTrainConfig(losses=_GAN_LOSSES, adversarial_start_step=3000),
     ),
-    # WaveFlow with h = 16: autoregressive over 16 rows, 6 flows of 6 layers (C = 48, D = 64).
+    # WaveFlow, h = 8: autoregressive over 8 rows; 4 flows of 5 layers, C = 24 residual channels, D = 32. Small
+    # because a flow at 44.1 kHz pays for every sample: at C = 48 one training step took ~30 s on one core.
     "waveflow-small": (
-        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig()),
-        VocoderTrainConfig(
-            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
-        ),
+        VocoderConfig(family="waveflow", waveflow=_WAVEFLOW_SMALL),
+        _WAVEFLOW_TRAIN,
     ),
     # The same WaveFlow with the non-local block: attention over ±8 conditioning frames.
     "waveflow-small-attention": (
-        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig(attention_window=8)),
-        VocoderTrainConfig(
-            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
-        ),
+        VocoderConfig(family="waveflow", waveflow=dataclasses.replace(_WAVEFLOW_SMALL, attention_window=8)),
+        _WAVEFLOW_TRAIN,
     ),
     # The special cases: h = 2 couples two groups of samples (WaveGlow-like), h = 64 is WaveNet-like.
     "waveglow-like": (
-        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig(height=2, flows=8)),
-        VocoderTrainConfig(
-            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
-        ),
+        VocoderConfig(family="waveflow", waveflow=dataclasses.replace(_WAVEFLOW_SMALL, height=2, flows=6)),
+        _WAVEFLOW_TRAIN,
     ),
     "wavenet-like": (
-        VocoderConfig(family="waveflow", waveflow=WaveFlowConfig(height=64, flows=2, layers=8)),
-        VocoderTrainConfig(
-            losses={"nll": 1.0}, learning_rate=2e-4, final_learning_rate=2e-5, batch_size=4, grad_clip=50.0
-        ),
+        VocoderConfig(family="waveflow", waveflow=dataclasses.replace(_WAVEFLOW_SMALL, height=64, flows=2)),
+        _WAVEFLOW_TRAIN,
     ),
     # Seconds-long configs for tests and smoke runs (8 kHz).
     "tiny-gan": (

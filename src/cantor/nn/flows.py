@@ -50,7 +50,20 @@ class GatedLayer(nn.Module):
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Two rows of zeros above: a row sees itself and the two rows before it, never one after.
         padded = F.pad(x, (self.width_padding, self.width_padding, 2, 0))
-        filter_, gate = (self.conv(padded) + self.condition(condition)).chunk(2, dim=1)
+        return self._gate(x, self.conv(padded) + self.condition(condition))
+
+    def step(
+        self, row: torch.Tensor, condition_row: torch.Tensor, past: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One row ``[batch, C, 1, w]`` given the two input rows before it (``past [batch, C, 2, w]``, zeros at the
+        top) → (output row, skip row, the new past). Exactly the matching row of :meth:`forward`."""
+        window = torch.cat([past, row], dim=2)
+        padded = F.pad(window, (self.width_padding, self.width_padding))
+        out, skip = self._gate(row, self.conv(padded) + self.condition(condition_row))
+        return out, skip, window[:, :, 1:]
+
+    def _gate(self, x: torch.Tensor, preactivation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        filter_, gate = preactivation.chunk(2, dim=1)
         gated = torch.tanh(filter_) * torch.sigmoid(gate)
         return (x + self.residual(gated)) * math.sqrt(0.5), self.skip(gated)
 
@@ -74,11 +87,6 @@ class FlowNetwork(nn.Module):
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
 
-    @property
-    def row_reach(self) -> int:
-        """Rows of (shifted) input that one output row depends on, itself included."""
-        return 2 * len(self.layers) + 1
-
     def forward(self, shifted: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.start(shifted)
         skips = 0
@@ -87,6 +95,23 @@ class FlowNetwork(nn.Module):
             skips = skips + skip
         log_scale, shift = self.end(torch.relu(skips)).chunk(2, dim=1)
         return log_scale, shift
+
+    def step(
+        self, shifted_row: torch.Tensor, condition_row: torch.Tensor, cache: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The affine parameters of one row (``[batch, 1, 1, w]`` each), updating ``cache`` (each layer's last two
+        input rows) in place: sampling a flow costs one pass over its rows, like training, not one per row."""
+        x = self.start(shifted_row)
+        skips = 0
+        for index, layer in enumerate(self.layers):
+            x, skip, cache[index] = layer.step(x, condition_row, cache[index])
+            skips = skips + skip
+        log_scale, shift = self.end(torch.relu(skips)).chunk(2, dim=1)
+        return log_scale, shift
+
+    def empty_cache(self, batch: int, width: int, *, device: torch.device) -> list[torch.Tensor]:
+        channels = self.start.out_channels
+        return [torch.zeros(batch, channels, 2, width, device=device) for _ in self.layers]
 
 
 def shift_down(rows: torch.Tensor) -> torch.Tensor:
@@ -112,13 +137,14 @@ class AffineRowFlow(nn.Module):
         return x * torch.exp(log_scale) + shift, log_scale.flatten(1).sum(dim=1)
 
     def inverse(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """z → x, one row at a time; each step runs the network on only the rows that can reach the current one."""
-        height = z.shape[2]
-        reach = self.network.row_reach
-        x = torch.zeros_like(z)
+        """z → x, one row at a time, each layer's earlier rows cached (the inverse needs row ``i − 1`` of x before
+        it can compute row ``i``)."""
+        batch, _, height, width = z.shape
+        cache = self.network.empty_cache(batch, width, device=z.device)
+        rows = []
+        previous = torch.zeros_like(z[:, :, :1])
         for row in range(height):
-            first = max(0, row - reach + 1)
-            shifted = shift_down(x[:, :, : row + 1])[:, :, first:]
-            log_scale, shift = self.network(shifted, condition[:, :, first : row + 1])
-            x[:, :, row] = (z[:, :, row] - shift[:, :, -1]) * torch.exp(-log_scale[:, :, -1])
-        return x
+            log_scale, shift = self.network.step(previous, condition[:, :, row : row + 1], cache)
+            previous = (z[:, :, row : row + 1] - shift) * torch.exp(-log_scale)
+            rows.append(previous)
+        return torch.cat(rows, dim=2)

@@ -1,0 +1,211 @@
+"""Vocoder benchmark: copy-synthesis (audio → log-mel → audio) of held-out stems and mixtures, in-domain and with an
+unseen soundfont, against Griffin-Lim from the same mel, with speed. Not a test.
+
+    .venv/bin/python benchmarks/vocoder.py --models gan waveflow \
+        --set in-domain-band=/work/data/band --set in-domain-chorale=/work/data/chorale \
+        --set unseen-soundfont=/work/data/band-timgm --out benchmarks/results/vocoder.md
+
+Clips: from each test song one file — the mixture or a stem, cycling through them so every family (drums too)
+appears — cut to ``--seconds`` from its middle, first channel. Metrics: log-mel L1 (on the vocoders' own mel,
+which favours Griffin-Lim: it inverts exactly that magnitude), multi-resolution STFT distance, ViSQOL v3 in audio
+mode (the ``visqol-python`` port, at 48 kHz), and on monophonic pitched stems the median f0 error in cents (pYIN on
+both, frames voiced in both). Speed: seconds of audio per second of decoding, mel in, waveform out, on the threads
+given (2 by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soxr
+import torch
+import torch.nn.functional as F
+
+from cantor.audio.io import audio_info, read_array
+from cantor.audio.resample import fit_length
+from cantor.features.mel import LogMel, mel_filterbank
+from cantor.features.stft import ISTFT, STFT
+from cantor.inference.vocode import Vocoder
+from cantor.train.losses import multi_resolution_stft
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import header
+
+PITCHED = {"bass", "melody", "soprano", "alto", "tenor"}  # monophonic stems: one f0 is meaningful
+
+
+def pick_clips(root: Path, *, count: int, seconds: float, sample_rate: int) -> list[dict]:
+    """One clip per test song, cycling through mixture and stems; near-silent choices fall through to the next."""
+    songs = sorted(p for p in (root / "test").iterdir() if p.is_dir())
+    clips = []
+    for index, song in enumerate(songs):
+        files = sorted(song.glob("*.wav")) + sorted(song.glob("*.flac"))
+        for shift in range(len(files)):
+            path = files[(index + shift) % len(files)]
+            info = audio_info(path)
+            length = int(seconds * sample_rate)
+            start = max(0, (info.frames - length) // 2)
+            data, _ = read_array(path, start=start, frames=length)
+            audio = data[:, 0]
+            if np.sqrt(np.mean(audio**2)) > 3e-3 and audio.shape[0] == length:
+                clips.append({"song": song.name, "stem": path.stem, "audio": torch.from_numpy(audio.copy())})
+                break
+        if len(clips) == count:
+            break
+    return clips
+
+
+class GriffinLim:
+    """Griffin-Lim from a log-mel: the mel pseudo-inverse (clamped ≥ 0) as magnitude, then ``iterations`` of
+    fast Griffin-Lim (momentum 0.99, as librosa's default) from random phase."""
+
+    def __init__(self, frontend: LogMel, *, iterations: int = 32) -> None:
+        config = frontend.config
+        filters = mel_filterbank(
+            sample_rate=config.sample_rate,
+            n_fft=config.stft.n_fft,
+            n_mels=config.n_mels,
+            fmin=config.fmin,
+            fmax=config.fmax,
+            htk=config.htk,
+        )
+        self.inverse = torch.linalg.pinv(filters)
+        self.stft, self.istft = STFT(config.stft), ISTFT(config.stft)
+        self.hop = config.stft.hop_length
+        self.iterations = iterations
+
+    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+        magnitude = (self.inverse @ torch.exp(mel)).clamp_min(0)
+        length = (mel.shape[-1] - 1) * self.hop
+        generator = torch.Generator().manual_seed(0)
+        phase = torch.exp(2j * torch.pi * torch.rand(magnitude.shape, generator=generator))
+        previous = torch.zeros_like(phase)
+        for _ in range(self.iterations):
+            rebuilt = self.stft(self.istft(magnitude * phase, length=length))
+            accelerated = rebuilt - 0.99 / 1.99 * previous
+            previous = rebuilt
+            phase = accelerated / accelerated.abs().clamp_min(1e-8)
+        return self.istft(magnitude * phase, length=length)
+
+
+def f0_cents_error(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float | None:
+    rate = 22050
+    kwargs = {"fmin": 40.0, "fmax": 1200.0, "sr": rate, "frame_length": 2048}
+    f_ref, voiced_ref, _ = librosa.pyin(soxr.resample(reference, sample_rate, rate), **kwargs)
+    f_est, voiced_est, _ = librosa.pyin(soxr.resample(estimate, sample_rate, rate), **kwargs)
+    both = voiced_ref & voiced_est
+    if both.sum() < 10:
+        return None
+    return float(np.median(np.abs(1200 * np.log2(f_est[both] / f_ref[both]))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["gan", "waveflow"])
+    parser.add_argument("--set", action="append", required=True, help="NAME=DATA_FOLDER (its test split is used)")
+    parser.add_argument("--clips", type=int, default=10, help="clips per set")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-visqol", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    vocoders = {name: Vocoder(name) for name in args.models}
+    first = next(iter(vocoders.values()))
+    frontend = LogMel(first.config.mel)
+    rate = first.sample_rate
+    for name, vocoder in vocoders.items():
+        if vocoder.config.mel != first.config.mel:
+            raise SystemExit(f"{name} uses another mel front end; compare vocoders of one front end")
+    methods = {"griffin-lim-32": GriffinLim(frontend)}
+    methods.update({f"cantor {name}": vocoder.decode for name, vocoder in vocoders.items()})
+    visqol = None
+    if not args.no_visqol:
+        from visqol import VisqolApi
+
+        visqol = VisqolApi()
+        visqol.create(mode="audio")
+    results: dict[str, dict] = {}
+    for spec in args.set:
+        set_name, folder = spec.split("=", 1)
+        clips = pick_clips(Path(folder), count=args.clips, seconds=args.seconds, sample_rate=rate)
+        table = {m: {"mel_l1": [], "mrstft": [], "visqol": [], "f0_cents": [], "seconds": 0.0} for m in methods}
+        audio_seconds = 0.0
+        for clip in clips:
+            reference = clip["audio"]
+            with torch.inference_mode():
+                mel = frontend(reference)
+            audio_seconds += reference.shape[0] / rate
+            reference48 = soxr.resample(reference.numpy().astype(np.float64), rate, 48000)
+            for method, decode in methods.items():
+                start = time.perf_counter()
+                with torch.inference_mode():
+                    estimate = decode(mel)
+                table[method]["seconds"] += time.perf_counter() - start
+                estimate = fit_length(estimate, reference.shape[0])
+                with torch.inference_mode():
+                    table[method]["mel_l1"].append(F.l1_loss(frontend(estimate), mel).item())
+                    table[method]["mrstft"].append(multi_resolution_stft(estimate[None], reference[None]).item())
+                if visqol is not None:
+                    estimate48 = soxr.resample(estimate.numpy().astype(np.float64), rate, 48000)
+                    table[method]["visqol"].append(
+                        visqol.measure_from_arrays(reference48, estimate48, sample_rate=48000).moslqo
+                    )
+                if clip["stem"] in PITCHED:
+                    error = f0_cents_error(reference.numpy(), estimate.numpy(), rate)
+                    if error is not None:
+                        table[method]["f0_cents"].append(error)
+            print(f"{set_name}: {clip['song']} {clip['stem']} done", file=sys.stderr)
+        results[set_name] = {
+            "clips": [f"{c['song']}/{c['stem']}" for c in clips],
+            "methods": {
+                method: {
+                    "mel_l1": float(np.mean(v["mel_l1"])),
+                    "mrstft": float(np.mean(v["mrstft"])),
+                    "visqol": float(np.mean(v["visqol"])) if v["visqol"] else None,
+                    "f0_cents": float(np.median(v["f0_cents"])) if v["f0_cents"] else None,
+                    "realtime": audio_seconds / v["seconds"],
+                }
+                for method, v in table.items()
+            },
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [header("Vocoders: copy-synthesis from log-mel"), ""]
+    lines += [
+        f"{args.clips} clips of {args.seconds:g} s per set (mixtures and stems of held-out songs, first channel), "
+        f"decoded on {args.threads} threads. Mel: {first.config.mel.n_mels} bands, 0 Hz–Nyquist, n_fft "
+        f"{first.config.mel.stft.n_fft}, hop {first.config.mel.stft.hop_length} at {rate} Hz.",
+        "",
+    ]
+    for model_name, vocoder in vocoders.items():
+        meta = vocoder.metadata
+        lines.append(f"- `{model_name}`: {meta.get('parameters', 0) / 1e6:.2f} M parameters, {meta.get('step')} steps")
+    lines.append("")
+    for set_name, result in results.items():
+        lines += [
+            f"## {set_name}",
+            "",
+            "| method | log-mel L1 ↓ | MR-STFT ↓ | ViSQOL ↑ | f0 error (cents) ↓ | × real time ↑ |",
+        ]
+        lines.append("|---|---|---|---|---|---|")
+        for method, row in result["methods"].items():
+            visqol_text = f"{row['visqol']:.2f}" if row["visqol"] is not None else "—"
+            f0_text = f"{row['f0_cents']:.0f}" if row["f0_cents"] is not None else "—"
+            lines.append(
+                f"| {method} | {row['mel_l1']:.3f} | {row['mrstft']:.3f} | {visqol_text} | {f0_text} | "
+                f"{row['realtime']:.1f} |"
+            )
+        lines += ["", f"clips: {', '.join(result['clips'])}", ""]
+    args.out.write_text("\n".join(lines) + "\n")
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()

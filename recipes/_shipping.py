@@ -1,0 +1,39 @@
+"""What shipping any trained model shares: copy a run's best weights into the package, describe the compute."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+from _report import machine_description
+
+from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, read_config
+
+PACKAGE_WEIGHTS = Path(__file__).parent.parent / "src" / "cantor" / "weights"
+
+
+def copy_best(run: Path, name: str, *, kind: str) -> tuple[Path, dict, dict, float]:
+    """Copy ``run/best`` to ``cantor/weights/<name>``; returns (target, weights payload, run.json, size in MB)."""
+    best = run / "best"
+    payload = read_config(best, kind=kind)
+    run_info = json.loads((run / "run.json").read_text())
+    target = PACKAGE_WEIGHTS / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in (CONFIG_FILE, WEIGHTS_FILE):
+        shutil.copy(best / file, target / file)
+        (target / file).chmod(0o644)  # safetensors writes 0600; a package file must be world-readable
+    size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
+    if size_mb > 20:
+        raise SystemExit(f"{name}: {size_mb:.1f} MB of weights, over the 20 MB a shipped model may take")
+    return target, payload, run_info, size_mb
+
+
+def compute_line(payload: dict, run_info: dict, *, selection: str, compute: str | None) -> str:
+    """Which step the weights are from and what training cost; ``compute`` overrides the measured wall time
+    (for runs that spanned sessions or shared the machine)."""
+    step = payload["metadata"].get("step")
+    spent = compute or f"{run_info.get('wall_hours_last_session', 0):.2f} h wall"
+    return f"- weights from step {step} ({selection}); {spent} on {machine_description()}"

@@ -1,0 +1,99 @@
+"""Ship a trained vocoder: copy a run's best weights into the package and write its model card.
+
+    .venv/bin/python recipes/ship_vocoder.py --run runs/gan-small --name gan \
+        --data-command "cantor data build --preset band … ; cantor data build --preset chorale …" \
+        --benchmark benchmarks/results/vocoder.json
+
+The card records the data and training commands, steps, compute, machine, parameters, validation metrics and the
+benchmark's scores on every test set, so each number can be traced and reproduced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from pathlib import Path
+
+from _shipping import compute_line, copy_best
+
+from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
+
+DESCRIPTIONS = {
+    "gan": "ConvNeXt backbone over log-mel frames and an inverse-STFT head (magnitude and phase per frame, one "
+    "inverse FFT): it runs at the frame rate, not the sample rate. Trained on mel L1 and multi-resolution STFT "
+    "losses, then adversarially with lean multi-period and multi-resolution discriminators.",
+    "waveflow": "WaveFlow (Ping et al., 2020): the waveform squeezed into rows, autoregressive affine flows over the "
+    "rows with dilated 2-D convolutions, trained by maximum likelihood, sampled with a temperature.",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--data-command", required=True)
+    parser.add_argument("--benchmark", type=Path, help="JSON written by benchmarks/vocoder.py")
+    parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
+    args = parser.parse_args()
+
+    target, payload, run, size_mb = copy_best(args.run, args.name, kind=VOCODER_KIND)
+    config = VocoderConfig.from_dict(payload["config"])
+    meta = payload["metadata"]
+    mel = config.mel
+    lines = [
+        f"# Model card: `{args.name}` vocoder",
+        "",
+        f"Turns a log-mel spectrogram ({mel.n_mels} bands, 0 Hz to Nyquist, n_fft {mel.stft.n_fft}, hop "
+        f"{mel.stft.hop_length} at {mel.sample_rate} Hz; `cantor.Vocoder('{args.name}').mel(audio)`) back into a "
+        f"waveform. {DESCRIPTIONS[config.family]}",
+        "",
+        f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
+        f"- architecture: `{json.dumps(payload['config'][config.family])}`",
+        f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
+        "",
+        "## Training",
+        "",
+        f"- data: `{args.data_command}`",
+        f"- data seen: {meta.get('train_data', '?')}",
+        f"- command: `{meta.get('command') or run.get('command')}`",
+        compute_line(payload, run, selection="lowest validation log-mel L1", compute=args.compute),
+        f"- recipe: {json.dumps(run['train'])}",
+        "",
+        f"## Validation (valid split: stems and mixtures, {run['train']['val_items']} clips of "
+        f"{run['train']['val_segment_samples'] / mel.sample_rate:.2g} s)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
+    if args.benchmark and args.benchmark.is_file():
+        results = json.loads(args.benchmark.read_text())
+        lines += ["", "## Test: copy-synthesis of held-out clips (see benchmarks/results/vocoder.md)", ""]
+        lines += [
+            "| test set | method | log-mel L1 | ViSQOL | f0 error (cents) | × real time |",
+            "|---|---|---|---|---|---|",
+        ]
+        for set_name, result in results.items():
+            for method, row in result["methods"].items():
+                if method.removeprefix("cantor ") not in (args.name, "griffin-lim-32"):
+                    continue
+                visqol = f"{row['visqol']:.2f}" if row.get("visqol") is not None else "—"
+                f0 = f"{row['f0_cents']:.0f}" if row.get("f0_cents") is not None else "—"
+                lines.append(
+                    f"| {set_name} | {method} | {row['mel_l1']:.3f} | {visqol} | {f0} | {row['realtime']:.1f} |"
+                )
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "Trained only on Cantor's rendered General-MIDI stems and mixtures (three soundfonts, per-stem effects) for "
+        "about an hour of CPU time; far from converged. No real recordings were available to test on; the "
+        "unseen-soundfont rows are the honest guide.",
+    ]
+    (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+    print(f"shipped {args.name} → {target} ({size_mb:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
