@@ -35,5 +35,6 @@ def compute_line(payload: dict, run_info: dict, *, selection: str, compute: str 
     """Which step the weights are from and what training cost; ``compute`` overrides the measured wall time
     (for runs that spanned sessions or shared the machine)."""
     step = payload["metadata"].get("step")
-    spent = compute or f"{run_info.get('wall_hours_last_session', 0):.2f} h wall"
+    hours = run_info.get("wall_hours_total", run_info.get("wall_hours_last_session", 0))
+    spent = compute or f"{hours:.2f} h wall"
     return f"- weights from step {step} ({selection}); {spent} on {machine_description()}"

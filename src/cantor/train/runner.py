@@ -112,6 +112,8 @@ def run_training(
     ``train_data`` travel with the exported weights.
     """
     out.mkdir(parents=True, exist_ok=True)
+    earlier = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
+    earlier_hours = earlier.get("wall_hours_total", earlier.get("wall_hours_last_session", 0.0))
     write_json_atomic(out / "run.json", run_info)
     metadata = {key: run_info[key] for key in ("command", "data", "train_data") if key in run_info}
     set_aside_previous_metrics(out / "logs")
@@ -140,5 +142,8 @@ def run_training(
     export(system, out / "final", {**metadata, "step": system.global_step // steps_per_update})
     if logs := metric_logs(out / "logs"):
         plot_training_curves(logs, out / "curves.png")
-    write_json_atomic(out / "run.json", {**run_info, "wall_hours_last_session": wall_hours})
+    write_json_atomic(
+        out / "run.json",
+        {**run_info, "wall_hours_last_session": wall_hours, "wall_hours_total": earlier_hours + wall_hours},
+    )
     return out
