@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DATA := build/demo-data
 
-.PHONY: setup debian-packages demo test lint format clean
+.PHONY: setup debian-packages demo test lint format clean bench-deps
 
 setup: debian-packages $(VENV)/.installed
 
@@ -36,6 +36,12 @@ demo: setup
 	$(BIN)/cantor models
 	$(BIN)/cantor separate examples/band-example/mixture.flac --model band -o build/demo-separated --overwrite
 	$(BIN)/python examples/score_example.py build/demo-separated/band/mixture
+
+# Peers and metrics for benchmarks/ only, never runtime dependencies. openunmix and asteroid declare torchaudio
+# (which would replace the CPU torch), so they go in with --no-deps; the benchmarks use only their model classes.
+bench-deps: setup
+	$(BIN)/pip install -q --no-deps openunmix==1.3.0 asteroid==0.7.0 asteroid-filterbanks==0.4.0
+	$(BIN)/pip install -q huggingface_hub==2.4.0 visqol-python==3.8.0 numba==0.68.1
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks examples recipes

@@ -2,11 +2,13 @@
 beside the oracle masks (the ceiling) and speed. Not a test.
 
     .venv/bin/python benchmarks/separation.py --model band --test data/band --unseen data/band-timgm \
+        [--model runs/band-small-lstm/best …] [--peer "Open-Unmix=runs/peer-umx-band" …] \
         --out benchmarks/results/separation-band.md
 
 Songs are scored whole (30 s, stereo folded into one signal): SI-SDR of the estimate and SI-SDRi over using the
-mixture itself as the estimate; medians over songs. Peers (Open-Unmix, Conv-TasNet) trained on the same data with the
-same CPU budget join this table in a later session.
+mixture itself as the estimate; medians over songs. ``--model`` may repeat (the shipped model and its ablations);
+``--peer`` adds models trained by ``benchmarks/peers.py`` (Open-Unmix, Conv-TasNet) on the same data and CPU budget.
+HPSS's percussive part is the classical baseline for drums; the oracle masks are the ceiling.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import librosa
@@ -28,6 +31,7 @@ from cantor.metrics.sdr import si_sdr_improvement, si_sdr_tracks
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import header
+from peers import load_peer, separate_with_peer
 
 ORACLE_STFT = STFTConfig(n_fft=2048, hop_length=512)
 
@@ -51,66 +55,73 @@ def hpss_percussive(mixture: torch.Tensor) -> torch.Tensor:
     return istft(torch.from_numpy(percussive), length=mixture.shape[-1])
 
 
-def evaluate(root: Path, separator: Separator, limit: int | None) -> dict:
-    dataset = MultitrackDataset(
-        root, split="test", sources=separator.sources, segment_seconds=None, sample_rate=separator.sample_rate
-    )
+Separate = Callable[[torch.Tensor], torch.Tensor]  # mixture [channels, time] → [sources, channels, time]
+
+
+def evaluate(root: Path, systems: dict[str, Separate], sources: tuple[str, ...], limit: int | None) -> dict:
+    """Score every system (and the oracles, and HPSS for drums) on the test split of ``root``, songs whole."""
+    dataset = MultitrackDataset(root, split="test", sources=sources, segment_seconds=None, sample_rate=44100)
     count = min(len(dataset), limit or len(dataset))
-    scores = {name: [] for name in ("model", "irm", "ibm")}
-    improvements = {name: [] for name in scores}
-    drums = separator.sources.index("drums") if "drums" in separator.sources else None
+    labels = [*systems, "oracle IRM (ceiling)", "oracle IBM"]
+    scores = {name: [] for name in labels}
+    improvements = {name: [] for name in labels}
+    seconds = dict.fromkeys(systems, 0.0)
+    drums = sources.index("drums") if "drums" in sources else None
     hpss_drums = []
-    seconds = audio_seconds = 0.0
+    audio_seconds = 0.0
     for index in range(count):
-        mixture, sources = dataset[index]
-        start = time.perf_counter()
-        stems = separator.separate(mixture, separator.sample_rate)
-        seconds += time.perf_counter() - start
-        audio_seconds += mixture.shape[-1] / separator.sample_rate
-        estimates = {
-            "model": torch.stack([stems[name] for name in separator.sources]),
-            "irm": oracle(mixture, sources, binary=False),
-            "ibm": oracle(mixture, sources, binary=True),
-        }
-        for name, estimate in estimates.items():
-            scores[name].append(si_sdr_tracks(estimate, sources))
-            improvements[name].append(si_sdr_improvement(estimate, sources, mixture))
+        mixture, references = dataset[index]
+        audio_seconds += mixture.shape[-1] / 44100
+        estimates = {}
+        for label, separate in systems.items():
+            start = time.perf_counter()
+            estimates[label] = separate(mixture)
+            seconds[label] += time.perf_counter() - start
+        estimates["oracle IRM (ceiling)"] = oracle(mixture, references, binary=False)
+        estimates["oracle IBM"] = oracle(mixture, references, binary=True)
+        for label, estimate in estimates.items():
+            scores[label].append(si_sdr_tracks(estimate, references))
+            improvements[label].append(si_sdr_improvement(estimate, references, mixture))
         if drums is not None:
             estimate = hpss_percussive(mixture)[None]
-            hpss_drums.append(si_sdr_improvement(estimate, sources[drums : drums + 1], mixture)[0].item())
+            hpss_drums.append(si_sdr_improvement(estimate, references[drums : drums + 1], mixture)[0].item())
+        print(f"{root.name}: song {index + 1}/{count}", file=sys.stderr)
     return {
-        "hpss_drums_si_sdri": float(np.median(hpss_drums)) if hpss_drums else None,
         "songs": count,
+        "hpss_drums_si_sdri": float(np.median(hpss_drums)) if hpss_drums else None,
         "si_sdr": {k: torch.stack(v).median(dim=0).values.tolist() for k, v in scores.items()},
         "si_sdri": {k: torch.stack(v).median(dim=0).values.tolist() for k, v in improvements.items()},
-        "real_time_factor": audio_seconds / seconds,
+        "real_time_factor": {k: audio_seconds / v for k, v in seconds.items()},
     }
 
 
 def table(title: str, result: dict, sources: tuple[str, ...]) -> list[str]:
     lines = [f"\n### {title} ({result['songs']} songs)\n"]
-    lines.append("| estimate | " + " | ".join(f"{s} SI-SDRi" for s in sources) + " | mean SI-SDRi | mean SI-SDR |")
-    lines.append("|---|" + "---|" * (len(sources) + 2))
-    labels = {"model": "Cantor model", "irm": "oracle IRM (ceiling)", "ibm": "oracle IBM"}
-    for key, label in labels.items():
-        gains = result["si_sdri"][key]
+    lines.append(
+        "| estimate | " + " | ".join(f"{s} SI-SDRi" for s in sources) + " | mean SI-SDRi | mean SI-SDR | × real time |"
+    )
+    lines.append("|---|" + "---|" * (len(sources) + 3))
+    for label, gains in result["si_sdri"].items():
+        speed = result["real_time_factor"].get(label)
         lines.append(
             f"| {label} | "
             + " | ".join(f"{g:.1f}" for g in gains)
-            + f" | **{np.mean(gains):.1f}** | {np.mean(result['si_sdr'][key]):.1f} |"
+            + f" | **{np.mean(gains):.1f}** | {np.mean(result['si_sdr'][label]):.1f} | "
+            + (f"{speed:.1f} |" if speed else "— |")
         )
     if result.get("hpss_drums_si_sdri") is not None:
         cells = [f"{result['hpss_drums_si_sdri']:.1f}" if s == "drums" else "—" for s in sources]
-        lines.append("| HPSS percussive (classical, drums only) | " + " | ".join(cells) + " | — | — |")
-    share = np.mean(result["si_sdri"]["model"]) / np.mean(result["si_sdri"]["irm"])
-    lines.append(f"\nModel reaches {share:.0%} of the oracle IRM's mean SI-SDRi; ")
-    lines[-1] += f"separation ran at {result['real_time_factor']:.0f}× real time on this machine."
+        lines.append("| HPSS percussive (classical, drums only) | " + " | ".join(cells) + " | — | — | — |")
+    ceiling = np.mean(result["si_sdri"]["oracle IRM (ceiling)"])
+    shares = [f"{label} {np.mean(result['si_sdri'][label]) / ceiling:.0%}" for label in result["real_time_factor"]]
+    lines.append(f"\nShare of the oracle IRM's mean SI-SDRi: {'; '.join(shares)}.")
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="band")
+    parser.add_argument("--model", action="append", help="Cantor separator (shipped name or folder); repeatable")
+    parser.add_argument("--peer", action="append", default=[], help="LABEL=FOLDER written by benchmarks/peers.py")
     parser.add_argument("--test", type=Path, required=True, help="data folder whose test split is in-domain")
     parser.add_argument("--unseen", type=Path, help="data folder rendered with a soundfont not used in training")
     parser.add_argument("--songs", type=int, default=None)
@@ -118,15 +129,37 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    separator = Separator(args.model)
-    results = {"in-domain test split": evaluate(args.test, separator, args.songs)}
+    separators = [Separator(model) for model in (args.model or ["band"])]
+    sources = separators[0].sources
+    systems: dict[str, Separate] = {}
+    details = []
+    for separator in separators:
+        if separator.sources != sources:
+            raise SystemExit(f"{separator.name} separates {separator.sources}, not {sources}")
+        label = f"Cantor `{separator.name}`"
+        systems[label] = lambda mix, s=separator: torch.stack(list(s.separate(mix, 44100).values()))
+        details.append(
+            f"- {label}: `{separator.folder}`, step {separator.metadata.get('step', '?')}, "
+            f"{separator.metadata.get('parameters', 0) / 1e6:.1f} M parameters"
+        )
+    for spec in args.peer:
+        label, folder = spec.split("=", 1)
+        model, info = load_peer(Path(folder))
+        if tuple(info["sources"]) != sources:
+            raise SystemExit(f"peer {label} separates {info['sources']}, not {sources}")
+        systems[label] = lambda mix, m=model: separate_with_peer(m, mix)
+        details.append(
+            f"- {label}: {info['peer']}, {info['step']} steps in {info['cpu_seconds'] / 3600:.2f} "
+            f"CPU-hours, {info['parameters'] / 1e6:.1f} M parameters (`{info['command']}`)"
+        )
+    results = {"in-domain test split": evaluate(args.test, systems, sources, args.songs)}
     if args.unseen:
-        results["unseen soundfont (TimGM6mb), same test compositions"] = evaluate(args.unseen, separator, args.songs)
-    lines = [header(f"Separation: `{separator.name}` ({', '.join(separator.sources)})")]
-    lines.append(f"- model folder: `{separator.folder}`; training step {separator.metadata.get('step', '?')}")
+        title = "unseen soundfont (TimGM6mb), same test compositions"
+        results[title] = evaluate(args.unseen, systems, sources, args.songs)
+    lines = [header(f"Separation: {', '.join(sources)}"), *details]
     lines.append(f"- torch threads: {args.threads}; songs scored whole (30 s), medians over songs")
     for title, result in results.items():
-        lines += table(title, result, separator.sources)
+        lines += table(title, result, sources)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
