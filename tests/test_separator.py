@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from cantor.errors import CantorError
-from cantor.models.presets import separator_preset
+from cantor.models.presets import separator_preset, vocoder_preset
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
+from cantor.models.vocoder import VOCODER_KIND, build_vocoder
 from cantor.models.weights import load_weights, save_weights
 from cantor.train.logs import metric_logs
-from cantor.train.separator import train_separator
+from cantor.train.separator import initialise_reconstruction_from_vocoder, train_separator
 
 from .toy import RATE, write_toy_folder
 
@@ -23,15 +24,40 @@ def _build(config: dict) -> TCNVAESeparator:
     return TCNVAESeparator(SeparatorConfig.from_dict(config))
 
 
+@pytest.mark.parametrize("preset", ["tiny", "tiny-vocoder"])
 @pytest.mark.parametrize("length", [4000, 4001, 1237])
-def test_output_length_and_mixture_consistency(length):
-    config, _ = separator_preset("tiny")
+def test_output_length_and_mixture_consistency(length, preset):
+    config, _ = separator_preset(preset)
+    torch.manual_seed(0)
     model = TCNVAESeparator(config).eval()
+    if preset == "tiny-vocoder":  # make the offsets non-zero so the sources differ from the mixture
+        torch.nn.init.normal_(model.mel_head.weight, std=0.1)
     mixture = torch.randn(2, 2, length) * 0.2
     with torch.no_grad():
         out = model(mixture)
     assert out.sources.shape == (2, 2, 2, length)
-    assert torch.allclose(out.sources.sum(dim=1), mixture, atol=1e-5)  # softmax masks: the stems add up
+    # Softmax masks, or the residual shared out after the vocoder: either way the stems add up to the mixture.
+    assert torch.allclose(out.sources.sum(dim=1), mixture, atol=1e-5)
+    assert not torch.allclose(out.sources[:, 0], out.sources[:, 1], atol=1e-3)
+
+
+def test_reconstruction_starts_from_a_trained_vocoder(tmp_path):
+    config, _ = separator_preset("tiny-vocoder")
+    vocoder_config, _ = vocoder_preset("tiny-gan")
+    torch.manual_seed(1)
+    vocoder = build_vocoder(vocoder_config)
+    folder = save_weights(tmp_path / "voc", vocoder, kind=VOCODER_KIND, config=vocoder_config.to_dict())
+    model = TCNVAESeparator(config)
+    initialise_reconstruction_from_vocoder(model, folder)
+    mel = torch.randn(1, vocoder_config.mel.n_mels, 12)
+    with torch.no_grad():
+        assert torch.equal(model.vocoder(mel), vocoder(mel))
+    other = dataclasses.replace(vocoder_config, gan=dataclasses.replace(vocoder_config.gan, layers=3))
+    save_weights(tmp_path / "other", build_vocoder(other), kind=VOCODER_KIND, config=other.to_dict())
+    with pytest.raises(CantorError, match="not the one"):
+        initialise_reconstruction_from_vocoder(model, tmp_path / "other")
+    with pytest.raises(CantorError, match="reconstruction='vocoder'"):
+        initialise_reconstruction_from_vocoder(TCNVAESeparator(separator_preset("tiny")[0]), folder)
 
 
 def test_ablation_variants_run():

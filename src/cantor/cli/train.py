@@ -28,6 +28,9 @@ def separator(
     devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
     strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    init_vocoder: str = typer.Option(
+        None, "--init-vocoder", help="Start the reconstruction network from this vocoder (presets *-vocoder)."
+    ),
 ) -> None:
     """Train a TCN-VAE separator; writes checkpoints, logs, curves.png, best/ and final/ (safetensors)."""
     import torch
@@ -58,6 +61,7 @@ def separator(
         devices=int(devices) if devices.isdigit() else devices,
         strategy=strategy,
         command=command,
+        init_vocoder=init_vocoder,
     )
     typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")
 

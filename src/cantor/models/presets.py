@@ -66,6 +66,24 @@ _TINY = SeparatorConfig(
     bottleneck=BottleneckConfig(kind="vae", latent_dim=8),
 )
 
+_TINY_TRAIN = SeparatorTrainConfig(
+    segment_seconds=0.5,
+    batch_size=4,
+    learning_rate=3e-3,
+    warmup_steps=10,
+    max_steps=200,
+    kl_warmup_steps=50,
+    val_every_steps=100,
+    val_items=4,
+    val_segment_seconds=0.5,
+    num_workers=0,
+)
+
+# The vocoders' sizes, here because a separator variant reuses them: its reconstruction network is a GAN vocoder.
+_GAN_SMALL = GANVocoderConfig(dim=256, intermediate=768, layers=8)
+_TINY_MEL = MelConfig(sample_rate=8000, stft=STFTConfig(n_fft=256, hop_length=64), n_mels=32)
+_TINY_GAN = GANVocoderConfig(mel=_TINY_MEL, dim=32, intermediate=64, layers=2)
+
 SEPARATOR_PRESETS: dict[str, tuple[SeparatorConfig, SeparatorTrainConfig]] = {
     "band-small": (_small(BAND_SOURCES), SeparatorTrainConfig()),
     "chorale-small": (_small(CHORALE_SOURCES), SeparatorTrainConfig()),
@@ -86,22 +104,14 @@ SEPARATOR_PRESETS: dict[str, tuple[SeparatorConfig, SeparatorTrainConfig]] = {
             losses={"spectral_l1": 1.0, "waveform_l1": 5.0, "kl": 1e-3, "adversarial": 0.05, "feature_matching": 0.5},
         ),
     ),
-    # For tests and smoke runs: trains in seconds on toy data.
-    "tiny": (
-        _TINY,
-        SeparatorTrainConfig(
-            segment_seconds=0.5,
-            batch_size=4,
-            learning_rate=3e-3,
-            warmup_steps=10,
-            max_steps=200,
-            kl_warmup_steps=50,
-            val_every_steps=100,
-            val_items=4,
-            val_segment_seconds=0.5,
-            num_workers=0,
-        ),
+    # The reconstruction network is the gan-small vocoder (start it from the shipped one with --init-vocoder gan).
+    "band-small-vocoder": (
+        dataclasses.replace(_small(BAND_SOURCES), reconstruction="vocoder", vocoder=_GAN_SMALL),
+        SeparatorTrainConfig(),
     ),
+    # For tests and smoke runs: trains in seconds on toy data.
+    "tiny-vocoder": (dataclasses.replace(_TINY, reconstruction="vocoder", vocoder=_TINY_GAN), _TINY_TRAIN),
+    "tiny": (_TINY, _TINY_TRAIN),
 }
 
 
@@ -157,12 +167,11 @@ _WAVEFLOW_TRAIN = VocoderTrainConfig(
     val_items=8,
     val_segment_samples=32768,
 )
-_TINY_MEL = MelConfig(sample_rate=8000, stft=STFTConfig(n_fft=256, hop_length=64), n_mels=32)
 
 VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
     # iSTFT-head GAN vocoder, 44.1 kHz full band; reconstruction warm-up, then adversarial fine-tuning.
     "gan-small": (
-        VocoderConfig(family="gan", gan=GANVocoderConfig(dim=256, intermediate=768, layers=8)),
+        VocoderConfig(family="gan", gan=_GAN_SMALL),
         VocoderTrainConfig(losses=_GAN_LOSSES, adversarial_start_step=3000),
     ),
     # WaveFlow, h = 8: autoregressive over 8 rows; 4 flows of 5 layers, C = 24 residual channels, D = 32. Small
@@ -187,7 +196,7 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
     ),
     # Seconds-long configs for tests and smoke runs (8 kHz).
     "tiny-gan": (
-        VocoderConfig(family="gan", gan=GANVocoderConfig(mel=_TINY_MEL, dim=32, intermediate=64, layers=2)),
+        VocoderConfig(family="gan", gan=_TINY_GAN),
         VocoderTrainConfig(
             segment_samples=2048,
             batch_size=4,

@@ -7,6 +7,11 @@ mixture ──STFT──► log-magnitude frames ──► embedding ──► T
                                                                                          │
                         sources ◄──iSTFT── softmax masks × mixture STFT ◄────────────────┘
 
+With ``reconstruction="vocoder"`` the reconstruction network predicts each source's log-mel instead of a mask, and
+a GAN vocoder (Cantor's own, its weights loaded before training: the seed's "initialise from a pretrained
+WaveGlow/MelGAN") turns it into that source's waveform; the mixture's residual is then shared equally among the
+sources, which restores mixture consistency.
+
 Why this shape: on two CPU cores a time-domain network at 44.1 kHz costs seconds per training step, while a model
 over STFT frames (one frame per 512 samples) trains at ~2 s per batch and runs far faster than real time. Softmax
 masks over the sources make the estimates add up to the mixture exactly (mixture consistency), because the iSTFT is
@@ -20,9 +25,12 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from cantor.features.mel import MelConfig, mel_filterbank
 from cantor.features.stft import ISTFT, STFT, STFTConfig
+from cantor.models.vocoder import GANVocoder, GANVocoderConfig
 from cantor.nn.tcn import BLSTM, TCN, FrameNorm, TCNConfig
 from cantor.nn.vae import BottleneckConfig, LatentOutput, VariationalBottleneck
 
@@ -43,12 +51,21 @@ class SeparatorConfig:
     lstm_layers: int = 2
     bottleneck: BottleneckConfig = field(default_factory=BottleneckConfig)
     decoder_tcn: TCNConfig = field(default_factory=lambda: TCNConfig(dilations=(1, 2, 4, 8), repeats=1))
+    reconstruction: str = "mask"
+    vocoder: GANVocoderConfig | None = None
 
     def __post_init__(self) -> None:
         if self.encoder not in ("tcn", "lstm"):
             raise ValueError(f"encoder must be 'tcn' or 'lstm', got {self.encoder!r}")
         if len(self.sources) < 2:
             raise ValueError("a separator needs at least two sources")
+        if self.reconstruction not in ("mask", "vocoder"):
+            raise ValueError(f"reconstruction must be 'mask' or 'vocoder', got {self.reconstruction!r}")
+        if self.reconstruction == "vocoder":
+            if self.vocoder is None:
+                raise ValueError("reconstruction='vocoder' needs a vocoder config")
+            if self.vocoder.mel.stft != self.stft or self.vocoder.mel.sample_rate != self.sample_rate:
+                raise ValueError("the vocoder's STFT and sample rate must be the separator's (frames must align)")
 
     @property
     def receptive_field_samples(self) -> int:
@@ -59,6 +76,8 @@ class SeparatorConfig:
         if self.encoder == "lstm":
             return -1
         frames = (self.encoder_tcn.receptive_field + self.decoder_tcn.receptive_field) // 2
+        if self.vocoder is not None and self.reconstruction == "vocoder":
+            frames += self.vocoder.context_frames
         return frames * self.stft.hop_length + self.stft.n_fft
 
     def to_dict(self) -> dict:
@@ -74,6 +93,12 @@ class SeparatorConfig:
             tcn = dict(payload[key])
             tcn["dilations"] = tuple(tcn["dilations"])
             payload[key] = TCNConfig(**tcn)
+        if payload.get("vocoder"):
+            vocoder = dict(payload["vocoder"])
+            mel = dict(vocoder["mel"])
+            mel["stft"] = STFTConfig(**mel["stft"])
+            vocoder["mel"] = MelConfig(**mel)
+            payload["vocoder"] = GANVocoderConfig(**vocoder)
         return SeparatorConfig(**payload)
 
 
@@ -83,7 +108,6 @@ class SeparatorOutput:
 
     sources: torch.Tensor
     spec: torch.Tensor
-    masks: torch.Tensor
     latent: LatentOutput
 
 
@@ -108,7 +132,28 @@ class TCNVAESeparator(nn.Module):
         self.bottleneck = VariationalBottleneck(config.hidden, config.bottleneck)
         self.expand = nn.Conv1d(config.bottleneck.latent_dim + config.hidden, config.hidden, 1)
         self.decoder = TCN(dataclasses.replace(config.decoder_tcn, channels=config.hidden))
-        self.mask_head = nn.Conv1d(config.hidden, len(config.sources) * features, 1)
+        if config.reconstruction == "mask":
+            self.mask_head = nn.Conv1d(config.hidden, len(config.sources) * features, 1)
+        else:
+            mel = config.vocoder.mel
+            self.register_buffer(
+                "mel_filters",
+                mel_filterbank(
+                    sample_rate=mel.sample_rate,
+                    n_fft=mel.stft.n_fft,
+                    n_mels=mel.n_mels,
+                    fmin=mel.fmin,
+                    fmax=mel.fmax,
+                    htk=mel.htk,
+                ),
+                persistent=False,
+            )
+            # Each source's log-mel as the mixture's plus a learned offset (zero at the start: every source begins
+            # as the mixture, which the vocoder already knows how to voice).
+            self.mel_head = nn.Conv1d(config.hidden, len(config.sources) * config.channels * mel.n_mels, 1)
+            nn.init.zeros_(self.mel_head.weight)
+            nn.init.zeros_(self.mel_head.bias)
+            self.vocoder = GANVocoder(config.vocoder)
 
     def forward(self, mixture: torch.Tensor) -> SeparatorOutput:
         batch, channels, length = mixture.shape
@@ -120,8 +165,26 @@ class TCNVAESeparator(nn.Module):
         embedded = self.embed((features - self.input_shift) * self.input_scale)  # (B, H, N)
         latent = self.bottleneck(self.encoder(embedded))
         hidden = self.decoder(self.expand(torch.cat([latent.z, embedded], dim=1)))  # (B, H, N)
+        if self.config.reconstruction == "vocoder":
+            return self._vocode(mixture, spec, hidden, latent)
         logits = self.mask_head(hidden).reshape(batch, len(self.config.sources), channels, -1, frames)
         masks = torch.softmax(logits, dim=1)  # (B, S, C, F, N), sums to one over sources
         source_spec = masks * spec.unsqueeze(1)
         sources = self.istft(source_spec, length=length)  # (B, S, C, T)
-        return SeparatorOutput(sources=sources, spec=source_spec, masks=masks, latent=latent)
+        return SeparatorOutput(sources=sources, spec=source_spec, latent=latent)
+
+    def _vocode(
+        self, mixture: torch.Tensor, spec: torch.Tensor, hidden: torch.Tensor, latent: LatentOutput
+    ) -> SeparatorOutput:
+        batch, channels, length = mixture.shape
+        count, frames = len(self.config.sources), spec.shape[-1]
+        floor = self.config.vocoder.mel.log_floor
+        mixture_mel = torch.log(torch.clamp(torch.matmul(self.mel_filters, spec.abs()), min=floor))  # (B, C, M, N)
+        offsets = self.mel_head(hidden).reshape(batch, count, channels, -1, frames)
+        source_mels = (mixture_mel.unsqueeze(1) + offsets).reshape(batch * count * channels, -1, frames)
+        voiced = self.vocoder(source_mels)  # (B·S·C, (N − 1)·hop)
+        voiced = F.pad(voiced, (0, max(0, length - voiced.shape[-1])))[..., :length]
+        sources = voiced.reshape(batch, count, channels, length)
+        # Mixture consistency: the part of the mixture no source explains is shared equally.
+        sources = sources + (mixture.unsqueeze(1) - sources.sum(dim=1, keepdim=True)) / count
+        return SeparatorOutput(sources=sources, spec=self.stft(sources), latent=latent)

@@ -15,10 +15,13 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from cantor.data.dataset import MultitrackDataset
+from cantor.errors import CantorError
 from cantor.metrics.sdr import si_sdr_improvement, si_sdr_tracks
 from cantor.models.presets import SeparatorTrainConfig
+from cantor.models.registry import resolve_model
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
-from cantor.models.weights import count_parameters, save_weights
+from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
+from cantor.models.weights import count_parameters, load_weights, save_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
 from cantor.train.runner import run_training
@@ -198,12 +201,28 @@ def separator_dataloaders(
     return train_loader, valid_loader
 
 
+def initialise_reconstruction_from_vocoder(model: TCNVAESeparator, vocoder: str | Path) -> None:
+    """Load a trained GAN vocoder (shipped name or folder) into a ``reconstruction="vocoder"`` separator, strictly:
+    the two configs must describe the same network."""
+    if model.config.reconstruction != "vocoder":
+        raise CantorError("only a separator with reconstruction='vocoder' can start from a vocoder")
+    folder = resolve_model(vocoder, kind=VOCODER_KIND)
+    trained, payload = load_weights(
+        folder, kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c))
+    )
+    config = VocoderConfig.from_dict(payload["config"])
+    if config.family != "gan" or config.gan != model.config.vocoder:
+        raise CantorError(f"{folder}: its vocoder is not the one this separator's config describes")
+    model.vocoder.load_state_dict(trained.state_dict(), strict=True)
+
+
 def train_separator(
     *,
     data: Path,
     out: Path,
     model_config: SeparatorConfig,
     train_config: SeparatorTrainConfig,
+    init_vocoder: str | Path | None = None,
     max_minutes: float | None = None,
     accelerator: str = "cpu",
     devices: int | str = 1,
@@ -222,6 +241,9 @@ def train_separator(
     }
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system = SeparatorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
+    if init_vocoder is not None:  # on a resume the checkpoint's weights replace these
+        initialise_reconstruction_from_vocoder(system.model, init_vocoder)
+        run_info["init_vocoder"] = str(init_vocoder)
     return run_training(
         system,
         train_loader=train_loader,
