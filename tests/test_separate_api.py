@@ -57,11 +57,18 @@ def test_streaming_file_equals_in_memory(tiny_model, tmp_path):
 
 
 def test_other_rate_file_keeps_its_rate(tiny_model, tmp_path):
-    soundfile.write(tmp_path / "x.flac", _noise(1, 22050).T, 22050)
-    paths = Separator(tiny_model).separate_file(tmp_path / "x.flac", tmp_path / "out", stems=["b"], audio_format="flac")
+    audio = _noise(1, 22050 * 3 + 5)
+    soundfile.write(tmp_path / "x.wav", audio.T, 22050, subtype="FLOAT")
+    separator = Separator(tiny_model, segment_seconds=1.0)
+    paths = separator.separate_file(tmp_path / "x.wav", tmp_path / "out", stems=["b"], audio_format="flac")
     assert list(paths) == ["b"]
     info = soundfile.info(paths["b"])
-    assert (info.samplerate, info.channels, info.frames) == (22050, 1, 22050)
+    assert (info.samplerate, info.channels, info.frames) == (22050, 1, audio.shape[1])
+    # Streamed through the model's rate and back, file to file, it equals separating the whole signal in memory.
+    written, _ = soundfile.read(paths["b"], dtype="float32", always_2d=True)
+    in_memory = separator.separate(torch.from_numpy(audio), 22050)["b"]
+    assert np.abs(written.T - in_memory.numpy()).max() < 1e-4
+    assert sorted(p.name for p in (tmp_path / "out" / "x").iterdir()) == ["b.flac"]
 
 
 def test_clear_errors(tiny_model, tmp_path):

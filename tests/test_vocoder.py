@@ -141,7 +141,7 @@ def test_bad_mels_and_models_give_clear_errors(tmp_path):
         vocoder.decode(torch.zeros(7, 20))
     with pytest.raises(UsageError, match="NaN"):
         vocoder.decode(torch.full((config.mel.n_mels, 20), math.nan))
-    with pytest.raises(UsageError, match="unknown vocoder"):
+    with pytest.raises(UsageError, match="unknown model"):
         Vocoder("no-such-vocoder")
 
 
@@ -170,6 +170,11 @@ def test_cli_vocodes_a_file_and_a_saved_mel(tmp_path):
     assert result.returncode == 0, result.stderr
     written, rate = soundfile.read(out, always_2d=True)
     assert rate == RATE and written.shape == (audio.shape[1], 2)
+    # Another rate streams through the vocoder's rate and back: same rate, channels and length out.
+    soundfile.write(tmp_path / "in11k.flac", audio.numpy().T[:5555], 11025)
+    assert Vocoder(folder).resynthesize_file(tmp_path / "in11k.flac", tmp_path / "out11k.wav").is_file()
+    info = soundfile.info(tmp_path / "out11k.wav")
+    assert (info.samplerate, info.channels, info.frames) == (11025, 2, 5555)
     mel_file = tmp_path / "mel.npy"
     np.save(mel_file, Vocoder(folder).mel(audio[0]).numpy())
     decoded = tmp_path / "decoded.wav"
@@ -182,11 +187,11 @@ def test_cli_vocodes_a_file_and_a_saved_mel(tmp_path):
         ([str(wav), "-o", str(out), "-m", str(folder)], "exists"),
         ([str(tmp_path / "none.wav"), "-o", str(tmp_path / "x.wav"), "-m", str(folder)], "none.wav"),
         (["--mel", str(wav), "-o", str(tmp_path / "y.wav"), "-m", str(folder)], "not a NumPy"),
-        ([str(wav), "-o", str(tmp_path / "z.wav"), "-m", "nothing"], "unknown vocoder"),
+        ([str(wav), "-o", str(tmp_path / "z.wav"), "-m", "nothing"], "unknown model"),
         (["-o", str(tmp_path / "w.wav")], "either one audio INPUT or --mel"),
     ]:
         result = subprocess.run([*cli, *args], capture_output=True, text=True)
         assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+    assert not any(".partial" in p.name or ".staging" in p.name for p in tmp_path.iterdir())
     assert not (tmp_path / "x.wav").exists() and not (tmp_path / "y.wav").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+import soxr
 import torch
 
 from cantor.audio.resample import resample
@@ -158,3 +159,39 @@ def _check_wav_complete(path: Path, info) -> None:
                     )
                 return
             handle.seek(size + (size & 1), 1)
+
+
+def resample_file(
+    source: str | Path,
+    target: str | Path,
+    *,
+    target_sample_rate: int,
+    frames: int | None = None,
+    subtype: str = "FLOAT",
+    block_frames: int = 1 << 18,
+) -> Path:
+    """Resample an audio file into ``target`` (WAV or FLAC, by its suffix) block by block: flat memory on hour-long
+    files, and the same samples as resampling the whole signal at once.
+
+    ``frames`` fixes the output length (trimmed or zero-padded), e.g. to land exactly on an original's length after
+    a round trip; by default it is the source's length times the rate ratio, rounded.
+    """
+    source, target = Path(source), Path(target)
+    info = soundfile.info(str(source))
+    if frames is None:
+        frames = round(info.frames * target_sample_rate / info.samplerate)
+    stream = soxr.ResampleStream(info.samplerate, target_sample_rate, info.channels, dtype="float32", quality="HQ")
+    written = 0
+    with soundfile.SoundFile(
+        target, "w", samplerate=target_sample_rate, channels=info.channels, subtype=subtype
+    ) as out:
+        for start in range(0, max(info.frames, 1), block_frames):
+            data, _ = read_array(source, start=start, frames=min(block_frames, info.frames - start))
+            last = start + block_frames >= info.frames
+            block = stream.resample_chunk(np.ascontiguousarray(data, dtype=np.float32), last=last)
+            block = block[: max(0, frames - written)]
+            out.write(block)
+            written += block.shape[0]
+        if written < frames:
+            out.write(np.zeros((frames - written, info.channels), dtype=np.float32))
+    return target

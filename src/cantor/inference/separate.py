@@ -17,7 +17,7 @@ import numpy as np
 import soundfile
 import torch
 
-from cantor.audio.io import audio_info, read_array
+from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
 from cantor.inference.chunked import ChunkPlan, apply_chunked, plan_chunks, run_chunked
@@ -120,8 +120,9 @@ class Separator:
     ) -> dict[str, Path]:
         """Separate one file into ``out_dir/<track>/<stem>.<format>``; the folder appears only when complete.
 
-        Files at the model's rate stream chunk by chunk (flat memory on hour-long inputs); others are resampled
-        whole. Returns the written paths; an existing complete folder is kept unless ``overwrite``.
+        The file streams chunk by chunk (flat memory on hour-long inputs); at another rate it is first resampled
+        file to file, and the stems back. Returns the written paths; an existing complete folder is kept unless
+        ``overwrite``.
         """
         path = Path(path)
         wanted = self._check_stems(stems)
@@ -143,17 +144,7 @@ class Separator:
             if info.samplerate == self.sample_rate:
                 self._stream(path, info, partial, wanted, audio_format, progress)
             else:
-                data, rate = read_array(path)
-                result = self.separate(torch.from_numpy(data.T.copy()), rate, progress=progress)
-                file_format, subtype = OUTPUT_FORMATS[audio_format]
-                for name in wanted:
-                    soundfile.write(
-                        partial / f"{name}.{audio_format}",
-                        result[name].numpy().T,
-                        rate,
-                        format=file_format,
-                        subtype=subtype,
-                    )
+                self._stream_other_rate(path, info, partial, wanted, audio_format, progress)
             if target.exists():
                 shutil.rmtree(target)
             partial.rename(target)
@@ -161,6 +152,27 @@ class Separator:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         return paths
+
+    def _stream_other_rate(
+        self, path: Path, info, folder: Path, wanted: Sequence[str], audio_format: str, progress
+    ) -> None:
+        """Through the model's rate and back, file to file in blocks, so memory stays flat at any rate too."""
+        staging = folder / ".model-rate"
+        staging.mkdir()
+        model_input = resample_file(path, staging / "input.wav", target_sample_rate=self.sample_rate)
+        ratio = info.samplerate / self.sample_rate
+        scaled = (lambda n: progress(round(n * ratio))) if progress else None
+        self._stream(model_input, audio_info(model_input), staging, wanted, "wav", scaled)
+        subtype = OUTPUT_FORMATS[audio_format][1]
+        for name in wanted:
+            resample_file(
+                staging / f"{name}.wav",
+                folder / f"{name}.{audio_format}",
+                target_sample_rate=info.samplerate,
+                frames=info.frames,
+                subtype=subtype,
+            )
+        shutil.rmtree(staging)
 
     def _stream(self, path: Path, info, folder: Path, wanted: Sequence[str], audio_format: str, progress) -> None:
         file_format, subtype = OUTPUT_FORMATS[audio_format]

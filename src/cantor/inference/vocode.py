@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import soundfile
 import torch
 
-from cantor.audio.io import audio_info, read_array
+from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
 from cantor.features.mel import LogMel
@@ -184,39 +185,49 @@ class Vocoder:
     ) -> Path:
         """Resynthesise an audio file into ``out`` (WAV, 32-bit float; written only when complete).
 
-        Files at the vocoder's rate stream chunk by chunk (flat memory on hour-long inputs); others are
-        resampled whole.
+        The file streams chunk by chunk (flat memory on hour-long inputs); at another rate it is first resampled
+        file to file, and the result back.
         """
         path, out = Path(path), Path(out)
         info = audio_info(path)
         if out.exists() and not overwrite:
             raise CantorError(f"{out} exists; pass --overwrite to replace it")
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(f".{out.name}.partial")
+        partial = out.with_name(f".{out.stem}.partial.wav")
+        staging = out.with_name(f".{out.stem}.staging")
         try:
-            with soundfile.SoundFile(
-                partial, "w", samplerate=info.samplerate, channels=info.channels, format="WAV", subtype="FLOAT"
-            ) as writer:
-                if info.samplerate == self.sample_rate:
-
-                    def read(start: int, stop: int) -> torch.Tensor:
-                        data, _ = read_array(path, start=start, frames=stop - start)
-                        return torch.from_numpy(data.T.copy())
-
-                    for _, block in run_chunked(self._resynthesize_model_rate, read, self._plan(info.frames)):
-                        writer.write(block[0].numpy().T)
-                        if progress:
-                            progress(block.shape[-1])
-                else:
-                    data, rate = read_array(path)
-                    writer.write(self.resynthesize(torch.from_numpy(data.T.copy()), rate).numpy().T)
-                    if progress:
-                        progress(info.frames)
+            if info.samplerate == self.sample_rate:
+                self._stream(path, partial, progress)
+            else:
+                staging.mkdir(exist_ok=True)
+                model_input = resample_file(path, staging / "input.wav", target_sample_rate=self.sample_rate)
+                ratio = info.samplerate / self.sample_rate
+                scaled = (lambda n: progress(round(n * ratio))) if progress else None
+                self._stream(model_input, staging / "output.wav", scaled)
+                resample_file(staging / "output.wav", partial, target_sample_rate=info.samplerate, frames=info.frames)
             partial.replace(out)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return out
+
+    def _stream(self, path: Path, out: Path, progress: Progress | None) -> None:
+        """Resynthesise a file at the vocoder's rate into ``out``, chunk by chunk."""
+        info = audio_info(path)
+
+        def read(start: int, stop: int) -> torch.Tensor:
+            data, _ = read_array(path, start=start, frames=stop - start)
+            return torch.from_numpy(data.T.copy())
+
+        with soundfile.SoundFile(
+            out, "w", samplerate=info.samplerate, channels=info.channels, format="WAV", subtype="FLOAT"
+        ) as writer:
+            for _, block in run_chunked(self._resynthesize_model_rate, read, self._plan(info.frames)):
+                writer.write(block[0].numpy().T)
+                if progress:
+                    progress(block.shape[-1])
 
 
 def _checked(audio: torch.Tensor | np.ndarray) -> torch.Tensor:

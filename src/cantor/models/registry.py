@@ -36,7 +36,7 @@ def resolve_model(model: str | Path, *, kind: str) -> Path:
         folder = Path(model)
         if not folder.is_dir():
             names = ", ".join(shipped) or "none shipped"
-            raise UsageError(f"unknown {kind} {str(model)!r}: not a shipped {kind} ({names}) nor a model folder")
+            raise UsageError(f"unknown model {str(model)!r}: not a shipped {kind} ({names}) nor a model folder")
     read_config(folder, kind=kind)
     return folder
 
