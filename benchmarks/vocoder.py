@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from cantor.audio.io import audio_info, read_array
 from cantor.audio.resample import fit_length
-from cantor.features.mel import LogMel, mel_filterbank
+from cantor.features.mel import LogMel
 from cantor.features.stft import ISTFT, STFT
 from cantor.inference.vocode import Vocoder
 from cantor.train.losses import multi_resolution_stft
@@ -67,14 +67,7 @@ class GriffinLim:
 
     def __init__(self, frontend: LogMel, *, iterations: int = 32) -> None:
         config = frontend.config
-        filters = mel_filterbank(
-            sample_rate=config.sample_rate,
-            n_fft=config.stft.n_fft,
-            n_mels=config.n_mels,
-            fmin=config.fmin,
-            fmax=config.fmax,
-            htk=config.htk,
-        )
+        filters = config.filterbank()
         self.inverse = torch.linalg.pinv(filters)
         self.stft, self.istft = STFT(config.stft), ISTFT(config.stft)
         self.hop = config.stft.hop_length

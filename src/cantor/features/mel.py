@@ -72,6 +72,17 @@ class MelConfig:
     htk: bool = False
     log_floor: float = 1e-5
 
+    def filterbank(self) -> torch.Tensor:
+        """``[n_mels, n_fft // 2 + 1]``: the filters these settings describe."""
+        return mel_filterbank(
+            sample_rate=self.sample_rate,
+            n_fft=self.stft.n_fft,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            htk=self.htk,
+        )
+
 
 class LogMel(nn.Module):
     """Log-magnitude mel spectrogram: ``[..., time]`` → ``[..., n_mels, frames]``.
@@ -83,15 +94,7 @@ class LogMel(nn.Module):
         super().__init__()
         self.config = config
         self.stft = STFT(config.stft)
-        filters = mel_filterbank(
-            sample_rate=config.sample_rate,
-            n_fft=config.stft.n_fft,
-            n_mels=config.n_mels,
-            fmin=config.fmin,
-            fmax=config.fmax,
-            htk=config.htk,
-        )
-        self.register_buffer("filters", filters, persistent=False)
+        self.register_buffer("filters", config.filterbank(), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         magnitude = self.stft(audio).abs()

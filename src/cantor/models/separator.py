@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cantor.features.mel import MelConfig, mel_filterbank
+from cantor.features.mel import MelConfig
 from cantor.features.stft import ISTFT, STFT, STFTConfig
 from cantor.models.vocoder import GANVocoder, GANVocoderConfig
 from cantor.nn.tcn import BLSTM, TCN, FrameNorm, TCNConfig
@@ -136,18 +136,7 @@ class TCNVAESeparator(nn.Module):
             self.mask_head = nn.Conv1d(config.hidden, len(config.sources) * features, 1)
         else:
             mel = config.vocoder.mel
-            self.register_buffer(
-                "mel_filters",
-                mel_filterbank(
-                    sample_rate=mel.sample_rate,
-                    n_fft=mel.stft.n_fft,
-                    n_mels=mel.n_mels,
-                    fmin=mel.fmin,
-                    fmax=mel.fmax,
-                    htk=mel.htk,
-                ),
-                persistent=False,
-            )
+            self.register_buffer("mel_filters", mel.filterbank(), persistent=False)
             # Each source's log-mel as the mixture's plus a learned offset (zero at the start: every source begins
             # as the mixture, which the vocoder already knows how to voice).
             self.mel_head = nn.Conv1d(config.hidden, len(config.sources) * config.channels * mel.n_mels, 1)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
@@ -22,6 +23,26 @@ from cantor.train.logs import metric_logs, set_aside_previous_metrics
 from cantor.train.plots import plot_training_curves
 
 Export = Callable[[L.LightningModule, Path, dict], Path]  # (system, folder, metadata) → folder
+
+
+def warmup_cosine(
+    optimiser: torch.optim.Optimizer,
+    *,
+    warmup_steps: int,
+    max_steps: int,
+    learning_rate: float,
+    final_learning_rate: float,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to ``learning_rate``, then a cosine down to ``final_learning_rate`` at ``max_steps``."""
+    floor = final_learning_rate / learning_rate
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
 
 
 class PeriodicCheckpoint(Callback):

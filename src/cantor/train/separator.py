@@ -7,7 +7,6 @@ named loss terms. Without a discriminator only the second half runs.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import lightning as L
@@ -24,7 +23,7 @@ from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.models.weights import count_parameters, load_weights, save_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
-from cantor.train.runner import run_training
+from cantor.train.runner import run_training, warmup_cosine
 
 
 class SeparatorSystem(L.LightningModule):
@@ -59,14 +58,13 @@ class SeparatorSystem(L.LightningModule):
         config = self.train_config
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate)
 
-        def schedule(step: int) -> float:
-            if step < config.warmup_steps:
-                return (step + 1) / config.warmup_steps
-            progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
-            floor = config.final_learning_rate / config.learning_rate
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+        scheduler = warmup_cosine(
+            optimiser,
+            warmup_steps=config.warmup_steps,
+            max_steps=config.max_steps,
+            learning_rate=config.learning_rate,
+            final_learning_rate=config.final_learning_rate,
+        )
         if self.discriminator is None:
             return [optimiser], [scheduler]
         disc_optimiser = torch.optim.Adam(

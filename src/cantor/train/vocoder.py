@@ -8,7 +8,6 @@ on detached fakes, then the generator with every named term. WaveFlow: one term,
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import lightning as L
@@ -23,7 +22,7 @@ from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.models.weights import count_parameters, save_weights
 from cantor.nn.vocoder_discriminators import VocoderDiscriminator
 from cantor.train import losses
-from cantor.train.runner import run_training
+from cantor.train.runner import run_training, warmup_cosine
 
 
 class VocoderSystem(L.LightningModule):
@@ -56,14 +55,13 @@ class VocoderSystem(L.LightningModule):
         config = self.train_config
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, betas=(0.8, 0.99))
 
-        def schedule(step: int) -> float:
-            if step < config.warmup_steps:
-                return (step + 1) / config.warmup_steps
-            progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
-            floor = config.final_learning_rate / config.learning_rate
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+        scheduler = warmup_cosine(
+            optimiser,
+            warmup_steps=config.warmup_steps,
+            max_steps=config.max_steps,
+            learning_rate=config.learning_rate,
+            final_learning_rate=config.final_learning_rate,
+        )
         if self.discriminator is None:
             return [optimiser], [scheduler]
         disc_optimiser = torch.optim.AdamW(
