@@ -112,11 +112,11 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
     config, train = separator_preset("tiny")
     first = dataclasses.replace(train, max_steps=6, val_every_steps=6, checkpoint_minutes=0.0)
     run = tmp_path / "run"
-    train_separator(data=data, out=run, model_config=config, train_config=first, progress=False)
+    train_separator(data=data, out=run, model_config=config, train_config=first, progress=False, max_minutes=10)
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["global_step"] == 6
     longer = dataclasses.replace(first, max_steps=10)
-    train_separator(data=data, out=run, model_config=config, train_config=longer, progress=False)
+    train_separator(data=data, out=run, model_config=config, train_config=longer, progress=False, max_minutes=10)
     _, payload = load_weights(run / "final", kind=SEPARATOR_KIND, build=_build)
     assert payload["metadata"]["step"] == 10  # continued from 6, not restarted from 0
     resumed = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -126,3 +126,13 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
         int(row["step"]) for path in metric_logs(run / "logs") for row in csv.DictReader(path.open()) if row["step"]
     }
     assert min(logged_steps) < 6 <= max(logged_steps)
+    # A time limit is per session: a resumed run trains on even though earlier sessions already took longer (here a
+    # checkpoint whose Lightning timer says an hour has passed, as one from a long run does).
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    stages = ("train", "sanity_check", "validate", "test", "predict")
+    checkpoint.setdefault("callbacks", {})["Timer"] = {"time_elapsed": {stage: 3600.0 for stage in stages}}
+    torch.save(checkpoint, run / "checkpoints" / "last.ckpt")
+    timed = dataclasses.replace(first, max_steps=100_000)
+    train_separator(data=data, out=run, model_config=config, train_config=timed, progress=False, max_minutes=0.25)
+    _, payload = load_weights(run / "final", kind=SEPARATOR_KIND, build=_build)
+    assert 13 <= payload["metadata"]["step"] < 100_000  # Lightning's restored timer stops it after one step

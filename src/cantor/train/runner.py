@@ -8,7 +8,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -70,6 +69,19 @@ class PeriodicCheckpoint(Callback):
 
     def on_train_end(self, trainer: L.Trainer, *args) -> None:
         self._save(trainer)
+
+
+class SessionTimeLimit(Callback):
+    """Stops training after ``minutes`` of this session. Not Lightning's ``max_time``: its timer is restored from
+    the checkpoint, so a resumed run that had already trained that long would stop before its first step."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds = minutes * 60
+        self.started = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if time.monotonic() - self.started >= self.seconds:
+            trainer.should_stop = True
 
 
 class ExportBest(Callback):
@@ -143,9 +155,9 @@ def run_training(
         devices=devices,
         strategy=strategy,
         max_steps=max_steps * steps_per_update,
-        max_time=timedelta(minutes=max_minutes) if max_minutes else None,
         logger=CSVLogger(out, name="logs", version=""),
         callbacks=[
+            *([SessionTimeLimit(max_minutes)] if max_minutes else []),
             PeriodicCheckpoint(out / "checkpoints", minutes=checkpoint_minutes),
             ExportBest(out, metadata, export=export, monitor=monitor, mode=mode, steps_per_update=steps_per_update),
         ],
