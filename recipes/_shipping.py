@@ -15,9 +15,10 @@ from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, read_config
 PACKAGE_WEIGHTS = Path(__file__).parent.parent / "src" / "cantor" / "weights"
 
 
-def copy_best(run: Path, name: str, *, kind: str) -> tuple[Path, dict, dict, float]:
-    """Copy ``run/best`` to ``cantor/weights/<name>``; returns (target, weights payload, run.json, size in MB)."""
-    best = run / "best"
+def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tuple[Path, dict, dict, float]:
+    """Copy ``run/best`` (or ``run/final``) to ``cantor/weights/<name>``; returns (target, weights payload,
+    run.json, size in MB)."""
+    best = run / which
     payload = read_config(best, kind=kind)
     run_info = json.loads((run / "run.json").read_text())
     target = PACKAGE_WEIGHTS / name

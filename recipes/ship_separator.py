@@ -15,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_best
+from _shipping import compute_line, copy_weights
 
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
 
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
     args = parser.parse_args()
 
-    target, payload, run, size_mb = copy_best(args.run, args.name, kind=SEPARATOR_KIND)
+    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=SEPARATOR_KIND)
     meta = payload["metadata"]
     config = payload["config"]
     lines = [
@@ -64,8 +64,9 @@ def main() -> None:
         lines.append("| test set | " + " | ".join(f"{s} SI-SDRi" for s in config["sources"]) + " | oracle IRM mean |")
         lines.append("|---|" + "---|" * (len(config["sources"]) + 1))
         for title, result in results.items():
-            gains = result["si_sdri"]["model"]
-            oracle = sum(result["si_sdri"]["irm"]) / len(result["si_sdri"]["irm"])
+            gains = result["si_sdri"][f"Cantor `{args.name}`"]
+            ceiling = result["si_sdri"]["oracle IRM (ceiling)"]
+            oracle = sum(ceiling) / len(ceiling)
             lines.append(f"| {title} | " + " | ".join(f"{g:.1f}" for g in gains) + f" | {oracle:.1f} |")
     lines += [
         "",

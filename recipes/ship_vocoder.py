@@ -15,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_best
+from _shipping import compute_line, copy_weights
 
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
 
@@ -35,9 +35,15 @@ def main() -> None:
     parser.add_argument("--data-command", required=True)
     parser.add_argument("--benchmark", type=Path, help="JSON written by benchmarks/vocoder.py")
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
+    parser.add_argument(
+        "--weights",
+        choices=("best", "final"),
+        default="best",
+        help="best (lowest validation mel L1) or final: a GAN's adversarial phase can sound better at a worse mel L1",
+    )
     args = parser.parse_args()
 
-    target, payload, run, size_mb = copy_best(args.run, args.name, kind=VOCODER_KIND)
+    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=VOCODER_KIND, which=args.weights)
     config = VocoderConfig.from_dict(payload["config"])
     meta = payload["metadata"]
     mel = config.mel
@@ -57,7 +63,12 @@ def main() -> None:
         f"- data: `{args.data_command}`",
         f"- data seen: {meta.get('train_data', '?')}",
         f"- command: `{meta.get('command') or run.get('command')}`",
-        compute_line(payload, run, selection="lowest validation log-mel L1", compute=args.compute),
+        compute_line(
+            payload,
+            run,
+            selection="lowest validation log-mel L1" if args.weights == "best" else "the end of training",
+            compute=args.compute,
+        ),
         f"- recipe: {json.dumps(run['train'])}",
         "",
         f"## Validation (valid split: stems and mixtures, {run['train']['val_items']} clips of "
