@@ -99,7 +99,7 @@ def main() -> None:
         "## Limits",
         "",
         "Trained only on Cantor's rendered General-MIDI stems and mixtures (three soundfonts, per-stem effects) for "
-        "about an hour of CPU time; far from converged. No real recordings were available to test on; the "
+        "at most a couple of CPU-hours; far from converged. No real recordings were available to test on; the "
         "unseen-soundfont rows are the honest guide.",
     ]
     (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
