@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING
 
 # pyfluidsynth, which pretty_midi imports, prints where it found libfluidsynth whenever $CI is set. That line would
 # land in the middle of Cantor's own output (and in anything piped from it), so it is imported first, quietly.
-with contextlib.redirect_stdout(io.StringIO()):
-    try:
-        import fluidsynth  # noqa: F401
-    except ImportError:  # no libfluidsynth: the renderer says so, with the fix, when it is needed
-        pass
+# Without libfluidsynth the import fails; the renderer says so, with the fix, when it is needed.
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(ImportError):
+    import fluidsynth  # noqa: F401
 
 from cantor.data.build import BuildConfig, build_dataset, read_manifest
 
