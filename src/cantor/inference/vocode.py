@@ -151,8 +151,9 @@ class Vocoder:
         length = chunk.shape[-1]
         padded = torch.nn.functional.pad(chunk, (0, -length % self.hop_length))
         with torch.inference_mode():
-            mel = self.frontend(padded)
-        return self.decode(mel, length=length, start_sample=start)[None]
+            mel = self.frontend(padded)  # (C, n_mels, frames)
+        # run_chunked's margins already give this chunk its context: decode it in one piece, not chunked again.
+        return fit_length(self._decode_frames(mel, start), length)[None]
 
     def _plan(self, length: int):
         context = (self.config.family_config.context_frames + 4) * self.hop_length + self.config.mel.stft.n_fft

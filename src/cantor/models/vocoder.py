@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cantor.features.mel import LogMel, MelConfig
+from cantor.features.mel import MelConfig
 from cantor.features.stft import ISTFT, STFTConfig
 from cantor.nn.convnext import ConvNeXtBackbone
 from cantor.nn.flows import AffineRowFlow, squeeze, squeeze_features, unsqueeze
@@ -249,11 +249,6 @@ def build_vocoder(config: VocoderConfig) -> nn.Module:
     return GANVocoder(config.gan) if config.family == "gan" else WaveFlow(config.waveflow)
 
 
-def mel_frontend(config: VocoderConfig) -> LogMel:
-    """The log-mel module a vocoder was trained on (its features must be computed exactly so)."""
-    return LogMel(config.mel)
-
-
 __all__ = [
     "FAMILIES",
     "VOCODER_KIND",
@@ -264,5 +259,4 @@ __all__ = [
     "WaveFlow",
     "WaveFlowConfig",
     "build_vocoder",
-    "mel_frontend",
 ]
