@@ -30,6 +30,7 @@ def separate(
     stems: str = typer.Option(None, "--stems", help="Comma-separated subset of the model's stems."),
     segment: float = typer.Option(10.0, "--segment", help="Chunk length in seconds (memory grows with it)."),
     overlap: float = typer.Option(0.25, "--overlap", help="Minimum overlap between chunks, as a share of a chunk."),
+    wiener: int = typer.Option(0, "--wiener", help="Multichannel Wiener post-filter iterations (0: off, 1: typical)."),
     audio_format: str = typer.Option("wav", "--format", help="wav (32-bit float) or flac (24-bit)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tracks already separated."),
     threads: int = typer.Option(None, "--threads", "-j", help="CPU threads for the model."),
@@ -47,7 +48,7 @@ def separate(
     files = _expand_inputs(inputs)
     if not files:
         raise UsageError("no audio files found in the given inputs")
-    separator = Separator(model, segment_seconds=segment, overlap=overlap)
+    separator = Separator(model, segment_seconds=segment, overlap=overlap, wiener_iterations=wiener)
     wanted = [s.strip() for s in stems.split(",")] if stems else None
     target = out / separator.name
     console = Console(stderr=True)
