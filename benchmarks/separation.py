@@ -2,7 +2,7 @@
 beside the oracle masks (the ceiling) and speed. Not a test.
 
     .venv/bin/python benchmarks/separation.py --model band --test data/band --unseen data/band-timgm \
-        [--model runs/band-small-lstm/best …] [--peer "Open-Unmix=runs/peer-umx-band" …] \
+        [--model runs/band-small-lstm/best …] [--wiener 1] [--peer "Open-Unmix=runs/peer-umx-band" …] \
         --out benchmarks/results/separation-band.md
 
 Songs are scored whole (30 s, stereo folded into one signal): SI-SDR of the estimate and SI-SDRi over using the
@@ -121,6 +121,9 @@ def table(title: str, result: dict, sources: tuple[str, ...]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="Cantor separator (shipped name or folder); repeatable")
+    parser.add_argument(
+        "--wiener", type=int, action="append", default=[], help="also the first model with N Wiener iterations"
+    )
     parser.add_argument("--peer", action="append", default=[], help="LABEL=FOLDER written by benchmarks/peers.py")
     parser.add_argument("--test", type=Path, required=True, help="data folder whose test split is in-domain")
     parser.add_argument("--unseen", type=Path, help="data folder rendered with a soundfont not used in training")
@@ -129,7 +132,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    separators = [Separator(model) for model in (args.model or ["band"])]
+    models = args.model or ["band"]
+    separators = [Separator(model) for model in models]
+    separators += [Separator(models[0], wiener_iterations=n) for n in args.wiener]
     sources = separators[0].sources
     systems: dict[str, Separate] = {}
     details = []
@@ -137,6 +142,8 @@ def main() -> None:
         if separator.sources != sources:
             raise SystemExit(f"{separator.name} separates {separator.sources}, not {sources}")
         label = f"Cantor `{separator.name}`"
+        if separator.wiener_iterations:
+            label += f" + Wiener ({separator.wiener_iterations})"
         systems[label] = lambda mix, s=separator: torch.stack(list(s.separate(mix, 44100).values()))
         details.append(
             f"- {label}: `{separator.folder}`, step {separator.metadata.get('step', '?')}, "

@@ -118,3 +118,115 @@ def vocoder(
         command=command,
     )
     typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")
+
+
+def _train_analysis(
+    task: str,
+    *,
+    data: list[Path],
+    cache: Path,
+    out: Path,
+    preset: str,
+    overrides: dict,
+    threads: int | None,
+    devices: str,
+    **run,
+) -> None:
+    import torch
+
+    from cantor.models.presets import analysis_preset
+    from cantor.train.analysis import train_analysis_model
+
+    for folder in data:
+        if not folder.is_dir():
+            raise UsageError(f"--data {folder}: no such folder")
+    try:
+        model_config, train_config = analysis_preset(task, preset)
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from error
+    train_config = dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
+    if threads:
+        torch.set_num_threads(threads)
+    trained = train_analysis_model(
+        task,
+        data=list(data),
+        cache=cache,
+        out=out,
+        model_config=model_config,
+        train_config=train_config,
+        devices=int(devices) if devices.isdigit() else devices,
+        command="cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        **run,
+    )
+    typer.echo(f"trained → {trained} (best/ and final/ hold the weights, curves.png the curves)")
+
+
+_DATA = typer.Option(..., "--data", help="Data folder(s) built by Cantor (repeat for several).")
+_CACHE = typer.Option(Path("data/cache"), "--cache", help="Where the stems' CQTs are cached (built on first use).")
+_OUT = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint).")
+
+
+@train_app.command("transcriber")
+def transcriber(
+    data: list[Path] = _DATA,
+    cache: Path = _CACHE,
+    out: Path = _OUT,
+    preset: str = typer.Option("transcriber-small", help="transcriber-small (or tiny-transcriber)."),
+    songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
+    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
+    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
+    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
+    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Train the note transcriber on the pitched stems' exact notes; writes best/ and final/."""
+    overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+    _train_analysis(
+        "transcriber",
+        data=data,
+        cache=cache,
+        out=out,
+        preset=preset,
+        overrides=overrides,
+        threads=threads,
+        devices=devices,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        strategy=strategy,
+    )
+
+
+@train_app.command("classifier")
+def classifier(
+    data: list[Path] = _DATA,
+    cache: Path = _CACHE,
+    out: Path = _OUT,
+    preset: str = typer.Option("classifier-small", help="classifier-small (or tiny-classifier)."),
+    songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
+    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
+    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
+    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
+    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Train the instrument classifier (GM family and program) on every stem; writes best/ and final/."""
+    overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+    _train_analysis(
+        "classifier",
+        data=data,
+        cache=cache,
+        out=out,
+        preset=preset,
+        overrides=overrides,
+        threads=threads,
+        devices=devices,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        strategy=strategy,
+    )

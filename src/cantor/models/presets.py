@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from cantor.features.cqt import CQTConfig
 from cantor.features.mel import MelConfig
 from cantor.features.stft import STFTConfig
+from cantor.models.instrument import InstrumentClassifierConfig
 from cantor.models.separator import SeparatorConfig
+from cantor.models.transcriber import TranscriberConfig
 from cantor.models.vocoder import GANVocoderConfig, VocoderConfig, WaveFlowConfig
 from cantor.nn.tcn import TCNConfig
 from cantor.nn.vae import BottleneckConfig
@@ -238,3 +241,75 @@ def vocoder_preset(name: str) -> tuple[VocoderConfig, VocoderTrainConfig]:
     if name not in VOCODER_PRESETS:
         raise KeyError(f"unknown vocoder preset {name!r}; choose from {', '.join(VOCODER_PRESETS)}")
     return VOCODER_PRESETS[name]
+
+
+# --- analysis: the note transcriber and the instrument classifier ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnalysisTrainConfig:
+    """How a transcriber or instrument classifier is trained on cached stem CQTs (:mod:`cantor.data.stems`).
+
+    Loss weights by name: the transcriber's ``onset``/``frame``/``offset`` (binary cross-entropy per key), the
+    classifier's ``family``/``program`` (cross-entropy). Crops get the rest of their song mixed in at
+    ``leakage_db`` with probability ``leakage_probability``, as separated stems do.
+    """
+
+    crop_frames: int = 256
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-5
+    warmup_steps: int = 100
+    max_steps: int = 3000
+    losses: dict[str, float] = field(default_factory=dict)
+    leakage_db: tuple[float, float] = (-30.0, -10.0)
+    leakage_probability: float = 0.7
+    gain_db: tuple[float, float] = (-12.0, 6.0)
+    songs: int | None = None  # per data folder and split; None: all
+    val_every_steps: int = 250
+    val_items: int = 96
+    val_crop_frames: int = 512
+    checkpoint_minutes: float = 5.0
+    grad_clip: float = 5.0
+    seed: int = 0
+    num_workers: int = 0
+
+
+NOTE_LOSSES = {"onset": 1.0, "frame": 1.0, "offset": 0.5}
+INSTRUMENT_LOSSES = {"family": 1.0, "program": 0.5}
+_TINY_CQT = CQTConfig(sample_rate=8000, hop_length=128, lowest_midi=36, semitones=48)
+_TINY_ANALYSIS_TRAIN = AnalysisTrainConfig(
+    crop_frames=64,
+    batch_size=8,
+    learning_rate=3e-3,
+    warmup_steps=10,
+    max_steps=150,
+    leakage_probability=0.0,
+    gain_db=(-3.0, 3.0),
+    val_every_steps=50,
+    val_items=8,
+    val_crop_frames=64,
+)
+
+TRANSCRIBER_PRESETS: dict[str, tuple[TranscriberConfig, AnalysisTrainConfig]] = {
+    "transcriber-small": (TranscriberConfig(), AnalysisTrainConfig(losses=NOTE_LOSSES)),
+    "tiny-transcriber": (
+        TranscriberConfig(cqt=_TINY_CQT, channels=8, key_channels=8, hidden=32, embedding=64),
+        dataclasses.replace(_TINY_ANALYSIS_TRAIN, losses=NOTE_LOSSES),
+    ),
+}
+INSTRUMENT_PRESETS: dict[str, tuple[InstrumentClassifierConfig, AnalysisTrainConfig]] = {
+    "classifier-small": (InstrumentClassifierConfig(), AnalysisTrainConfig(losses=INSTRUMENT_LOSSES)),
+    "tiny-classifier": (
+        InstrumentClassifierConfig(cqt=_TINY_CQT, channels=(8, 8), hidden=16, layers=2),
+        dataclasses.replace(_TINY_ANALYSIS_TRAIN, losses=INSTRUMENT_LOSSES),
+    ),
+}
+
+
+def analysis_preset(task: str, name: str):
+    """``task`` "transcriber" or "classifier" → ``(model config, AnalysisTrainConfig)``."""
+    presets = TRANSCRIBER_PRESETS if task == "transcriber" else INSTRUMENT_PRESETS
+    if name not in presets:
+        raise KeyError(f"unknown {task} preset {name!r}; choose from {', '.join(presets)}")
+    return presets[name]

@@ -1,0 +1,1 @@
+"""Analysis of separated stems: notes and pitch, instruments, sections, and the written report."""

@@ -1,0 +1,139 @@
+"""Sections by spectral clustering (Laplacian segmentation, McFee & Ellis 2014).
+
+Segments (beats, or fixed windows where no beat is found) are described by timbre and chroma. Their affinity is a
+mix of *recurrence* (segments that sound alike, anywhere in the track) and *succession* (neighbours in time, so
+sections come out contiguous). The normalised Laplacian's first eigenvectors embed the segments; k-means on those
+rows gives the section labels, with k chosen by the largest gap between consecutive eigenvalues unless given.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from scipy.cluster.vq import kmeans2
+from scipy.spatial.distance import cdist
+
+from cantor.features.cqt import CQTConfig
+
+
+@dataclass(frozen=True)
+class Sections:
+    """``boundaries`` in seconds (first 0, last the end); ``labels`` one letter per section."""
+
+    boundaries: list[float]
+    labels: list[str]
+
+    def to_dict(self) -> list[dict]:
+        return [
+            {"start": round(start, 3), "end": round(end, 3), "label": label}
+            for start, end, label in zip(self.boundaries[:-1], self.boundaries[1:], self.labels, strict=True)
+        ]
+
+
+def segment_features(features: np.ndarray, frame_times: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Average frame features ``[dims, frames]`` between consecutive ``edges`` (seconds) → ``[segments, dims]``."""
+    out = []
+    for start, end in itertools.pairwise(edges):
+        inside = (frame_times >= start) & (frame_times < end)
+        out.append(features[:, inside].mean(axis=1) if inside.any() else np.zeros(features.shape[0]))
+    return np.array(out)
+
+
+def standardise(features: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance per dimension, then unit length per row (cosine geometry)."""
+    centred = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-8)
+    return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-8)
+
+
+def spectral_sections(
+    segments: np.ndarray,
+    edges: np.ndarray,
+    *,
+    k: int | None = None,
+    max_k: int = 6,
+    neighbours: int | None = None,
+    succession_weight: float = 0.5,
+    seed: int = 0,
+) -> Sections:
+    """Cluster segment features ``[segments, dims]`` (spanning ``edges``, seconds) into contiguous sections."""
+    count = len(segments)
+    if count < 2:
+        return Sections([float(edges[0]), float(edges[-1])], ["A"])
+    neighbours = neighbours or max(2, int(round(2 * np.sqrt(count))))
+    distances = cdist(segments, segments, "sqeuclidean")
+    scale = np.median(np.sort(distances, axis=1)[:, 1 : neighbours + 1]) + 1e-9
+    recurrence = np.exp(-distances / scale)
+    # keep mutual nearest neighbours only: affinity between truly similar segments, not everything a little
+    order = np.argsort(distances, axis=1)[:, : neighbours + 1]
+    mask = np.zeros_like(recurrence, dtype=bool)
+    np.put_along_axis(mask, order, True, axis=1)
+    recurrence *= mask & mask.T
+    np.fill_diagonal(recurrence, 0.0)
+    succession = np.zeros_like(recurrence)
+    steps = np.exp(-np.sum(np.diff(segments, axis=0) ** 2, axis=1) / scale)
+    succession[np.arange(count - 1), np.arange(1, count)] = steps
+    succession += succession.T
+    affinity = (1 - succession_weight) * recurrence + succession_weight * succession
+    degree = affinity.sum(axis=1) + 1e-9
+    laplacian = np.eye(count) - affinity / np.sqrt(np.outer(degree, degree))
+    eigenvalues, eigenvectors = scipy.linalg.eigh(laplacian)
+    if k is None:
+        gaps = np.diff(eigenvalues[: min(max_k, count - 1) + 1])
+        k = int(np.argmax(gaps[1:]) + 2) if len(gaps) > 1 else 2
+    k = max(1, min(k, count))
+    embedding = eigenvectors[:, :k]
+    embedding = embedding / (np.linalg.norm(embedding, axis=1, keepdims=True) + 1e-9)
+    _, assignment = kmeans2(embedding, k, seed=seed, minit="++")
+    return _runs(assignment, edges)
+
+
+def _runs(assignment: np.ndarray, edges: np.ndarray) -> Sections:
+    boundaries, labels, names = [float(edges[0])], [], {}
+    for index, cluster in enumerate(assignment):
+        if index > 0 and cluster == assignment[index - 1]:
+            continue
+        if index > 0:
+            boundaries.append(float(edges[index]))
+        names.setdefault(int(cluster), chr(ord("A") + len(names)))
+        labels.append(names[int(cluster)])
+    boundaries.append(float(edges[-1]))
+    return Sections(boundaries, labels)
+
+
+def cqt_descriptors(cqt: np.ndarray, config: CQTConfig) -> np.ndarray:
+    """Per-frame chroma (12, harmony) and a coarse log spectral envelope (one band per third of an octave, timbre)
+    from a CQT magnitude ``[bins, frames]`` → ``[dims, frames]``."""
+    per_semitone = config.bins_per_semitone
+    keys = cqt.reshape(config.semitones, per_semitone, -1).sum(axis=1)  # (88, N)
+    pitch_classes = (config.lowest_midi + np.arange(config.semitones)) % 12
+    chroma = np.stack([keys[pitch_classes == c].sum(axis=0) for c in range(12)])
+    chroma /= chroma.max(axis=0, keepdims=True) + 1e-9
+    bands = keys[: config.semitones // 4 * 4].reshape(-1, 4, keys.shape[1]).mean(axis=1)
+    envelope = np.log(bands + 1e-6)
+    return np.concatenate([chroma, envelope / (np.abs(envelope).max() + 1e-9)])
+
+
+def track_sections(
+    cqt: np.ndarray,
+    config: CQTConfig,
+    *,
+    embedding: np.ndarray | None = None,
+    segment_seconds: float = 1.0,
+    k: int | None = None,
+) -> Sections:
+    """Sections of one track from its CQT ``[bins, frames]`` and optional timbre embeddings ``[dims, frames']``
+    (spread evenly over the same duration)."""
+    frames = cqt.shape[1]
+    duration = frames / config.frames_per_second
+    edges = np.arange(0.0, duration, segment_seconds)
+    # the last window runs to the end; a stub shorter than a quarter window joins the one before
+    edges = np.append(edges if duration - edges[-1] > segment_seconds / 4 else edges[:-1], duration)
+    times = np.arange(frames) / config.frames_per_second
+    parts = [standardise(segment_features(cqt_descriptors(cqt, config), times, edges))]
+    if embedding is not None and embedding.shape[1]:
+        embedding_times = (np.arange(embedding.shape[1]) + 0.5) * duration / embedding.shape[1]
+        parts.append(standardise(segment_features(embedding, embedding_times, edges)))
+    return spectral_sections(np.concatenate(parts, axis=1), edges, k=k)

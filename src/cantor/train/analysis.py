@@ -1,0 +1,252 @@
+"""Training the analysis models with Lightning: the note transcriber and the instrument classifier.
+
+Both learn from the same cached stem CQTs (:mod:`cantor.data.stems`), built once per data folder. The transcriber
+keeps the checkpoint with the best validation note F1 (onsets within 50 ms), the classifier the best family
+accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from cantor.analysis.notes import decode_notes
+from cantor.data.stems import StemCropDataset, build_stem_cache
+from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
+from cantor.models.presets import AnalysisTrainConfig
+from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
+from cantor.models.weights import count_parameters, save_weights
+from cantor.train.losses import check_loss_names
+from cantor.train.runner import run_training, warmup_cosine
+
+TASKS = ("transcriber", "classifier")
+
+
+class _AnalysisSystem(L.LightningModule):
+    def __init__(self, model: dict, train: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts only: the checkpoint holds no pickled classes
+        self.train_config = AnalysisTrainConfig(**train)
+
+    def configure_optimizers(self):
+        config = self.train_config
+        optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+        scheduler = warmup_cosine(
+            optimiser,
+            warmup_steps=config.warmup_steps,
+            max_steps=config.max_steps,
+            learning_rate=config.learning_rate,
+            final_learning_rate=config.final_learning_rate,
+        )
+        return [optimiser], [{"scheduler": scheduler, "interval": "step"}]
+
+    def on_train_epoch_start(self) -> None:
+        self.trainer.train_dataloader.dataset.set_epoch(self.current_epoch)
+
+    def _log_terms(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        weights = self.train_config.losses
+        total = sum(weights[name] * value for name, value in terms.items())
+        self.log("train/loss", total, prog_bar=True)
+        for name, value in terms.items():
+            self.log(f"train/{name}", value)
+        return total
+
+
+class TranscriberSystem(_AnalysisSystem):
+    """Binary cross-entropy per key and frame on the onset, frame and offset rolls."""
+
+    def __init__(self, model: dict, train: dict) -> None:
+        super().__init__(model, train)
+        check_loss_names(self.train_config.losses, NOTE_OUTPUTS)
+        self.model_config = TranscriberConfig.from_dict(model)
+        self.model = Transcriber(self.model_config)
+        self._matches = np.zeros(3)  # true positives, estimated notes, reference notes
+        self._frame_scores: list[float] = []
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_index: int):
+        logits = self.model(batch["cqt"])
+        terms = {
+            name: F.binary_cross_entropy_with_logits(logits[name], batch[name])
+            for name in NOTE_OUTPUTS
+            if self.train_config.losses.get(name)
+        }
+        return self._log_terms(terms)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_index: int):
+        logits = self.model(batch["cqt"])
+        probabilities = {name: torch.sigmoid(value).cpu().numpy() for name, value in logits.items()}
+        config = self.model_config.cqt
+        for item in range(batch["cqt"].shape[0]):
+            estimated = decode_notes(probabilities["onset"][item], probabilities["frame"][item], None, config)
+            reference = decode_notes(batch["onset"][item].numpy(), batch["frame"][item].numpy(), None, config)
+            self._matches += [onset_matches(estimated, reference), len(estimated), len(reference)]
+            active = probabilities["frame"][item] >= 0.5
+            truth = batch["frame"][item].numpy() > 0.5
+            self._frame_scores.append(_f1(np.sum(active & truth), active.sum(), truth.sum()))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._frame_scores:
+            return
+        matched, estimated, reference = self._matches
+        self.log("valid/note_f1", _f1(*self._matches), prog_bar=True)
+        self.log("valid/note_precision", matched / max(estimated, 1))
+        self.log("valid/note_recall", matched / max(reference, 1))
+        self.log("valid/frame_f1", float(np.mean(self._frame_scores)))
+        self._matches[:] = 0
+        self._frame_scores.clear()
+
+
+class InstrumentSystem(_AnalysisSystem):
+    """Cross-entropy on the GM family and the GM program of each crop."""
+
+    def __init__(self, model: dict, train: dict) -> None:
+        super().__init__(model, train)
+        check_loss_names(self.train_config.losses, ("family", "program"))
+        self.model_config = InstrumentClassifierConfig.from_dict(model)
+        self.model = InstrumentClassifier(self.model_config)
+        self._correct: list[np.ndarray] = []
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_index: int):
+        family_logits, program_logits = self.model(batch["cqt"])
+        terms = {
+            "family": F.cross_entropy(family_logits, batch["family"]),
+            "program": F.cross_entropy(program_logits, batch["program"]),
+        }
+        return self._log_terms({k: v for k, v in terms.items() if self.train_config.losses.get(k)})
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_index: int):
+        family_logits, program_logits = self.model(batch["cqt"])
+        top3 = program_logits.topk(3, dim=-1).indices
+        self._correct.append(
+            torch.stack(
+                [
+                    (family_logits.argmax(-1) == batch["family"]).float(),
+                    (top3 == batch["program"][:, None]).any(-1).float(),
+                ],
+                dim=1,
+            ).numpy()
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._correct:
+            return
+        accuracy = np.concatenate(self._correct).mean(axis=0)
+        self.log("valid/family_accuracy", float(accuracy[0]), prog_bar=True)
+        self.log("valid/program_top3", float(accuracy[1]))
+        self._correct.clear()
+
+
+def onset_matches(estimated, reference, tolerance: float = 0.05) -> int:
+    """Notes matched one-to-one by pitch and onset within ``tolerance`` seconds (mir_eval's onset-only rule)."""
+    used = set()
+    matches = 0
+    for note in estimated:
+        for index, candidate in enumerate(reference):
+            if index not in used and candidate.pitch == note.pitch and abs(candidate.start - note.start) <= tolerance:
+                used.add(index)
+                matches += 1
+                break
+    return matches
+
+
+def _f1(true_positives: float, estimated: float, reference: float) -> float:
+    if estimated + reference == 0:
+        return 1.0
+    return float(2 * true_positives / (estimated + reference))
+
+
+def _export(kind: str) -> Callable:
+    def export(system: _AnalysisSystem, folder: Path, metadata: dict) -> Path:
+        return save_weights(
+            folder,
+            system.model,
+            kind=kind,
+            config=system.model_config.to_dict(),
+            metadata={**metadata, "parameters": count_parameters(system.model)},
+        )
+
+    return export
+
+
+def train_analysis_model(
+    task: str,
+    *,
+    data: list[Path],
+    cache: Path,
+    out: Path,
+    model_config: TranscriberConfig | InstrumentClassifierConfig,
+    train_config: AnalysisTrainConfig,
+    max_minutes: float | None = None,
+    accelerator: str = "cpu",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    command: str = "",
+    progress: bool = True,
+) -> Path:
+    """Build the stem cache if needed, train (or resume), export ``out/best`` and ``out/final``."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    transcriber = task == "transcriber"
+    cqt = model_config.cqt
+    files = {
+        split: build_stem_cache(data, cache / _cache_name(cqt), split=split, songs=train_config.songs, config=cqt)
+        for split in ("train", "valid")
+    }
+    common = {"config": cqt, "pitched_only": transcriber, "seed": train_config.seed}
+    train_set = StemCropDataset(
+        files["train"],
+        crop_frames=train_config.crop_frames,
+        items=train_config.val_every_steps * train_config.batch_size,
+        leakage_db=train_config.leakage_db,
+        leakage_probability=train_config.leakage_probability,
+        gain_db=train_config.gain_db,
+        **common,
+    )
+    valid_set = StemCropDataset(
+        files["valid"], crop_frames=train_config.val_crop_frames, items=train_config.val_items, random=False, **common
+    )
+    train_loader = DataLoader(
+        train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
+    )
+    valid_loader = DataLoader(valid_set, batch_size=8, num_workers=0)
+    run_info = {
+        "command": command,
+        "data": ", ".join(str(path) for path in data),
+        "model": model_config.to_dict(),
+        "train": dataclasses.asdict(train_config),
+        "train_data": train_set.describe(),
+    }
+    L.seed_everything(train_config.seed, workers=True, verbose=False)
+    system_class = TranscriberSystem if transcriber else InstrumentSystem
+    system = system_class(model_config.to_dict(), dataclasses.asdict(train_config))
+    return run_training(
+        system,
+        train_loader=train_loader,
+        valid_loader=valid_loader,
+        out=out,
+        run_info=run_info,
+        export=_export(TRANSCRIBER_KIND if transcriber else INSTRUMENT_KIND),
+        monitor="valid/note_f1" if transcriber else "valid/family_accuracy",
+        mode="max",
+        max_steps=train_config.max_steps,
+        val_items=len(valid_loader),
+        checkpoint_minutes=train_config.checkpoint_minutes,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        progress=progress,
+    )
+
+
+def _cache_name(config) -> str:
+    """Caches are per CQT configuration, so a tiny test model never reads a full-size cache."""
+    fields = (config.sample_rate, config.hop_length, config.lowest_midi, config.semitones, config.bins_per_semitone)
+    return "cqt-" + "-".join(map(str, fields))
