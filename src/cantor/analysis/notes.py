@@ -2,8 +2,9 @@
 
 Notes are decoded as in Onsets and Frames (Hawthorne et al. 2018): a note starts where its key's onset posterior
 peaks above a threshold, and lasts while the frame posterior stays up — so a repeated note is two notes and a held
-one is one; a sounding stretch with no onset near its start also becomes a note. The f0 track takes each voiced frame's most probable key and refines it to cents on the CQT
-(parabolic interpolation of the log-magnitude peak within that key's bins).
+one is one; a sounding stretch with no onset near its start also becomes a note. The f0 track takes each voiced
+frame's most probable key and refines it to cents on the CQT (parabolic interpolation of the log-magnitude peak
+within that key's bins).
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ def read_song_labels(song: Path) -> list[StemLabels]:
 
 
 def note_rolls(notes: np.ndarray, frames: int, config: CQTConfig) -> dict[str, np.ndarray]:
-    """Notes ``(n, 4)`` → ``frame``/``onset`` (first two frames)/``offset`` rolls ``[semitones, frames]`` (uint8) at the CQT's rate."""
+    """Notes ``(n, 4)`` → ``frame``, ``onset`` (its first two frames) and ``offset`` rolls ``[semitones, frames]``
+    (uint8) at the CQT's frame rate."""
     rolls = {name: np.zeros((config.semitones, frames), dtype=np.uint8) for name in ("frame", "onset", "offset")}
     fps = config.frames_per_second
     for start, end, pitch, _ in notes:
