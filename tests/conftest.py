@@ -42,3 +42,45 @@ def chorale_build(tmp_path_factory) -> Path:
     report = build_dataset(config, out)
     assert not report.failed, report.failed
     return out
+
+
+@pytest.fixture(scope="session")
+def toy_notes(tmp_path_factory) -> Path:
+    from .toy import write_toy_notes_folder
+
+    return write_toy_notes_folder(tmp_path_factory.mktemp("notes"), songs={"train": 6, "valid": 2})
+
+
+def _train_tiny(task: str, toy_notes: Path, out: Path, **overrides) -> Path:
+    import dataclasses
+
+    from cantor.models.presets import analysis_preset
+    from cantor.train.analysis import train_analysis_model
+
+    model_config, train_config = analysis_preset(task, f"tiny-{task}")
+    return train_analysis_model(
+        task,
+        data=[toy_notes],
+        cache=out.parent / "cache",
+        out=out,
+        model_config=model_config,
+        train_config=dataclasses.replace(train_config, **overrides),
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_transcriber(tmp_path_factory, toy_notes) -> Path:
+    """A tiny transcriber trained on the toy notes (about a minute)."""
+    return _train_tiny(
+        "transcriber",
+        toy_notes,
+        tmp_path_factory.mktemp("analysis") / "transcriber",
+        max_steps=400,
+        val_every_steps=200,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory, toy_notes) -> Path:
+    return _train_tiny("classifier", toy_notes, tmp_path_factory.mktemp("analysis") / "classifier")

@@ -1,21 +1,12 @@
 """The analysis models learn toy tasks with known answers; the stem cache holds exactly what was rendered."""
 
-import dataclasses
+import json
 
 import numpy as np
-import pytest
 
 from cantor.data.stems import StemCropDataset, build_stem_cache, note_rolls
 from cantor.features.cqt import CQTConfig
 from cantor.models.presets import analysis_preset
-from cantor.train.analysis import train_analysis_model
-
-from .toy import write_toy_notes_folder
-
-
-@pytest.fixture(scope="module")
-def toy_notes(tmp_path_factory):
-    return write_toy_notes_folder(tmp_path_factory.mktemp("notes"), songs={"train": 6, "valid": 2})
 
 
 def test_note_rolls_mark_onsets_frames_and_offsets():
@@ -47,36 +38,11 @@ def test_stem_cache_and_leakage(toy_notes, tmp_path):
     assert (b["cqt"] >= a["cqt"] - 1e-3).all() and (b["cqt"] - a["cqt"]).sum() > 0  # the hits leaked in
 
 
-def test_tiny_transcriber_learns_toy_notes(toy_notes, tmp_path):
-    model_config, train_config = analysis_preset("transcriber", "tiny-transcriber")
-    train_config = dataclasses.replace(train_config, max_steps=400, val_every_steps=200)
-    run = train_analysis_model(
-        "transcriber",
-        data=[toy_notes],
-        cache=tmp_path / "cache",
-        out=tmp_path / "run",
-        model_config=model_config,
-        train_config=train_config,
-        progress=False,
-    )
-    import json
-
-    best = json.loads((run / "best" / "config.json").read_text())["metadata"]["metrics"]
+def test_tiny_transcriber_learns_toy_notes(tiny_transcriber):
+    best = json.loads((tiny_transcriber / "best" / "config.json").read_text())["metadata"]["metrics"]
     assert best["valid/note_f1"] > 0.8, best
 
 
-def test_tiny_classifier_learns_two_families(toy_notes, tmp_path):
-    model_config, train_config = analysis_preset("classifier", "tiny-classifier")
-    run = train_analysis_model(
-        "classifier",
-        data=[toy_notes],
-        cache=tmp_path / "cache",
-        out=tmp_path / "run",
-        model_config=model_config,
-        train_config=train_config,
-        progress=False,
-    )
-    import json
-
-    best = json.loads((run / "best" / "config.json").read_text())["metadata"]["metrics"]
+def test_tiny_classifier_learns_two_families(tiny_classifier):
+    best = json.loads((tiny_classifier / "best" / "config.json").read_text())["metadata"]["metrics"]
     assert best["valid/family_accuracy"] == 1.0, best

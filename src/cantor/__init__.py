@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from cantor.inference.analyze import Analyzer, analyze
     from cantor.inference.separate import Separator
     from cantor.inference.vocode import Vocoder
 
-__all__ = ["Separator", "Vocoder", "__version__"]
+__all__ = ["Analyzer", "Separator", "Vocoder", "__version__", "analyze"]
 
 
 def __getattr__(name: str):
@@ -23,4 +24,8 @@ def __getattr__(name: str):
         from cantor.inference.vocode import Vocoder
 
         return Vocoder
+    if name in ("Analyzer", "analyze"):
+        from cantor.inference import analyze as module
+
+        return getattr(module, name)
     raise AttributeError(f"module 'cantor' has no attribute {name!r}")

@@ -56,6 +56,7 @@ def spectral_sections(
     max_k: int = 6,
     neighbours: int | None = None,
     succession_weight: float = 0.5,
+    min_segments: int = 3,
     seed: int = 0,
 ) -> Sections:
     """Cluster segment features ``[segments, dims]`` (spanning ``edges``, seconds) into contiguous sections."""
@@ -87,19 +88,38 @@ def spectral_sections(
     embedding = eigenvectors[:, :k]
     embedding = embedding / (np.linalg.norm(embedding, axis=1, keepdims=True) + 1e-9)
     _, assignment = kmeans2(embedding, k, seed=seed, minit="++")
-    return _runs(assignment, edges)
+    return _runs(assignment, edges, min_segments=min_segments)
 
 
-def _runs(assignment: np.ndarray, edges: np.ndarray) -> Sections:
-    boundaries, labels, names = [float(edges[0])], [], {}
+def _runs(assignment: np.ndarray, edges: np.ndarray, *, min_segments: int) -> Sections:
+    """Contiguous runs of one cluster become sections; runs shorter than ``min_segments`` (a transition, a fill)
+    join the section before them (the first one joins the next)."""
+    runs: list[list[int]] = []  # [cluster, first segment, end segment]
     for index, cluster in enumerate(assignment):
-        if index > 0 and cluster == assignment[index - 1]:
-            continue
-        if index > 0:
-            boundaries.append(float(edges[index]))
-        names.setdefault(int(cluster), chr(ord("A") + len(names)))
-        labels.append(names[int(cluster)])
-    boundaries.append(float(edges[-1]))
+        if runs and runs[-1][0] == cluster:
+            runs[-1][2] = index + 1
+        else:
+            runs.append([int(cluster), index, index + 1])
+    while len(runs) > 1:
+        short = [i for i, (_, first, end) in enumerate(runs) if end - first < min_segments]
+        if not short:
+            break
+        i = short[0]
+        if i == 0:
+            runs[1][1] = runs[0][1]
+        else:
+            runs[i - 1][2] = runs[i][2]
+        del runs[i]
+        merged = [runs[0]]  # neighbours of one cluster that now touch become one section
+        for run in runs[1:]:
+            if run[0] == merged[-1][0]:
+                merged[-1][2] = run[2]
+            else:
+                merged.append(run)
+        runs = merged
+    names: dict[int, str] = {}
+    labels = [names.setdefault(cluster, chr(ord("A") + len(names))) for cluster, _, _ in runs]
+    boundaries = [float(edges[first]) for _, first, _ in runs] + [float(edges[-1])]
     return Sections(boundaries, labels)
 
 

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cantor import __version__
+from cantor.cli.analyze import analyze
 from cantor.cli.data import data_app
 from cantor.cli.models import models
 from cantor.cli.separate import separate
@@ -26,6 +27,7 @@ app.add_typer(train_app, name="train")
 app.command("separate")(separate)
 app.command("models")(models)
 app.command("vocode")(vocode)
+app.command("analyze")(analyze)
 
 
 def _version(value: bool) -> None:

@@ -2,7 +2,8 @@
 
 The CNN turns each ~46 ms slice of the CQT into a timbre vector (spectral envelope, partial structure); the stacked
 LSTM follows how it evolves (attack, decay, vibrato), which is where instruments with similar spectra differ.
-Per-frame outputs are averaged over a clip, so the same network labels a 3-s segment or a whole stem.
+Per-frame outputs are averaged over a clip, weighted by loudness so that rests (which sound like nothing in
+particular) do not outvote the notes; the same network labels a 3-s segment or a whole stem.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cantor.data.stems import DRUM_PROGRAM_LABEL, FAMILIES
@@ -75,5 +77,10 @@ class InstrumentClassifier(nn.Module):
         return x
 
     def forward(self, cqt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = self.frame_features(cqt).mean(dim=1)
+        features = self.frame_features(cqt)  # (B, N', H)
+        loudness = F.avg_pool1d(cqt.mean(dim=1, keepdim=True), self.time_stride)[:, 0, : features.shape[1]]
+        weights = loudness / (loudness.sum(dim=1, keepdim=True) + 1e-8)  # (B, N'), all zero for silence
+        uniform = torch.full_like(weights, 1.0 / weights.shape[1])
+        weights = torch.where(loudness.sum(dim=1, keepdim=True) > 1e-6, weights, uniform)
+        pooled = torch.einsum("bn,bnh->bh", weights, features)
         return self.family_head(pooled), self.program_head(pooled)

@@ -1,0 +1,156 @@
+"""Writing an :class:`~cantor.inference.analyze.Analysis`: JSON, MIDI, MusicXML, the stems, and an HTML report.
+
+The report is one self-contained page (images inlined as PNG data, no scripts, no network), so it opens offline
+and can be mailed around. Every file is written into a hidden staging folder that becomes the output folder only
+when all of them are complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+import matplotlib.pyplot as plt
+import numpy as np
+
+from cantor.analysis.notes import midi_to_musicxml, notes_to_midi
+from cantor.audio.io import save
+from cantor.errors import CantorError
+
+if TYPE_CHECKING:
+    from cantor.analysis.sections import Sections
+    from cantor.inference.analyze import Analysis, StemAnalysis
+
+OUTPUT_FILES = ("analysis.json", "notes.mid", "score.musicxml", "report.html")
+_SECTION_COLOURS = plt.get_cmap("tab10").colors
+
+
+def write_analysis(analysis: Analysis, folder: str | Path, *, title: str, overwrite: bool = False) -> dict[str, Path]:
+    """Write ``folder/{analysis.json, notes.mid, score.musicxml, report.html, stems/<stem>.wav}``."""
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise CantorError(f"{folder} exists; pass --overwrite to replace it")
+    staging = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "stems").mkdir(parents=True)
+    try:
+        (staging / "analysis.json").write_text(json.dumps({"title": title, **analysis.to_dict()}, indent=1) + "\n")
+        tracks = {name: (stem.notes, stem.program, False) for name, stem in analysis.stems.items() if stem.pitched}
+        midi = notes_to_midi(tracks)
+        midi.write(str(staging / "notes.mid"))
+        if any(notes for notes, _, _ in tracks.values()):
+            midi_to_musicxml(staging / "notes.mid", staging / "score.musicxml")
+        else:
+            _empty_score(staging / "score.musicxml", title)
+        for name, audio in analysis.stem_audio.items():
+            save(staging / "stems" / f"{name}.wav", audio, analysis.sample_rate)
+        (staging / "report.html").write_text(render_report(analysis, title))
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {name: folder / name for name in OUTPUT_FILES}
+
+
+def _empty_score(path: Path, title: str) -> None:
+    import music21
+
+    score = music21.stream.Score()
+    score.metadata = music21.metadata.Metadata(title=title)
+    score.append(music21.stream.Part([music21.note.Rest(quarterLength=4)]))
+    score.write("musicxml", fp=str(path))
+
+
+def render_report(analysis: Analysis, title: str) -> str:
+    rows = []
+    for name, stem in analysis.stems.items():
+        top = ", ".join(f"{i['name']} ({i['probability']:.0%})" for i in stem.instruments)
+        f0 = stem.pitch.summary() if stem.pitch is not None else {}
+        pitch = f"median {f0['median_hz']} Hz, range {' – '.join(f0['range'])}" if f0.get("median_hz") else "—"
+        rows.append(
+            f"<tr><th>{html.escape(name)}</th><td>{html.escape(stem.family)} ({stem.family_probability:.0%})</td>"
+            f"<td>{html.escape(top)}</td><td>{len(stem.notes)}</td><td>{html.escape(pitch)}</td></tr>"
+        )
+    figures = "\n".join(
+        f"<section><h2>{html.escape(name)} — {html.escape(stem.family)}</h2>"
+        f'<img alt="spectrogram, piano roll and sections of {html.escape(name)}" '
+        f'src="data:image/png;base64,{_stem_figure(stem, analysis)}"></section>'
+        for name, stem in analysis.stems.items()
+    )
+    sections = " · ".join(f"{s['label']} {s['start']:.1f}–{s['end']:.1f} s" for s in analysis.sections.to_dict())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Cantor analysis — {html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }} th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #ddd;
+text-align: left; }} img {{ width: 100%; height: auto; }} h2 {{ margin-top: 2rem; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{analysis.duration:.1f} s · sections: {html.escape(sections)}</p>
+<table><tr><th>stem</th><th>family</th><th>instruments (top 3)</th><th>notes</th><th>pitch</th></tr>
+{"".join(rows)}</table>
+{figures}
+<p>Written by Cantor. Notes: <code>notes.mid</code>, <code>score.musicxml</code>;
+everything: <code>analysis.json</code>.</p>
+</body></html>
+"""
+
+
+def _stem_figure(stem: StemAnalysis, analysis: Analysis) -> str:
+    config = analysis.cqt_config
+    duration = stem.cqt.shape[1] / config.frames_per_second
+    figure, (spectrum, roll, strip) = plt.subplots(
+        3, 1, figsize=(11, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 3, 0.4]}, constrained_layout=True
+    )
+    low, high = config.lowest_midi, config.lowest_midi + config.semitones
+    decibels = 20 * np.log10(np.maximum(stem.cqt, 1e-5))
+    spectrum.imshow(
+        decibels,
+        origin="lower",
+        aspect="auto",
+        extent=(0, duration, low - 0.5, high - 0.5),
+        vmin=decibels.max() - 70,
+        vmax=decibels.max(),
+        cmap="magma",
+    )
+    spectrum.set_ylabel("CQT (MIDI pitch)")
+    for note in stem.notes:
+        roll.add_patch(plt.Rectangle((note.start, note.pitch - 0.4), note.end - note.start, 0.8, color="#1f77b4"))
+    if stem.pitch is not None:
+        from pretty_midi import hz_to_note_number
+
+        voiced = np.isfinite(stem.pitch.f0)
+        midi = np.full_like(stem.pitch.f0, np.nan)
+        midi[voiced] = hz_to_note_number(stem.pitch.f0[voiced])
+        roll.plot(stem.pitch.times, midi, color="#d62728", linewidth=0.8, label="f0")
+        roll.legend(loc="upper right", fontsize=8)
+    pitches = [note.pitch for note in stem.notes]
+    roll.set_ylim((min(pitches) - 3, max(pitches) + 3) if pitches else (low, high))
+    roll.set_ylabel("notes" if stem.pitched else "drums: no pitch")
+    _section_strip(strip, stem.sections)
+    strip.set_xlabel("time (s)")
+    strip.set_xlim(0, duration)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _section_strip(axis, sections: Sections) -> None:
+    for part in sections.to_dict():
+        colour = _SECTION_COLOURS[(ord(part["label"]) - ord("A")) % len(_SECTION_COLOURS)]
+        axis.axvspan(part["start"], part["end"], color=colour, alpha=0.7)
+        axis.text((part["start"] + part["end"]) / 2, 0.5, part["label"], ha="center", va="center", fontsize=8)
+    axis.set_yticks([])
+    axis.set_ylabel("sections", rotation=0, ha="right", va="center")

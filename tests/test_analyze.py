@@ -1,0 +1,123 @@
+"""Analysis with known answers: pitch of a tone, silence, a section boundary, and `cantor analyze` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from cantor.analysis.notes import Note, decode_notes, notes_to_midi
+from cantor.analysis.sections import track_sections
+from cantor.features.cqt import CQTConfig, cqt_magnitude
+from cantor.inference.analyze import Analyzer
+
+from .test_cli import cantor
+from .toy import RATE
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "band-example" / "mixture.flac"
+
+
+def _tone(f0: float, seconds: float, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.2 * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def analyzer(tiny_transcriber, tiny_classifier) -> Analyzer:
+    return Analyzer(transcriber=tiny_transcriber / "best", classifier=tiny_classifier / "best")
+
+
+@pytest.mark.parametrize("f0", [440.0, 446.0])  # A4, and A4 + 24 cents
+def test_a_tone_gives_its_pitch_within_ten_cents(analyzer, f0):
+    audio = np.concatenate([np.zeros(RATE, np.float32), _tone(f0, 2.0), np.zeros(RATE, np.float32)])
+    stem = analyzer.analyze(audio, RATE, separate=False).stems["mix"]
+    assert stem.family == "pipe"
+    voiced = np.isfinite(stem.pitch.f0)
+    cents = 1200 * np.log2(np.nanmedian(stem.pitch.f0) / f0)
+    assert abs(cents) < 10, cents
+    assert not voiced[stem.pitch.times < 0.8].any() and not voiced[stem.pitch.times > 3.2].any()
+    assert [note.pitch for note in stem.notes] == [69]
+    assert abs(stem.notes[0].start - 1.0) < 0.05 and abs(stem.notes[0].end - 3.0) < 0.1
+
+
+def test_silence_gives_no_notes_and_no_pitch(analyzer):
+    stem = analyzer.analyze(np.zeros(2 * RATE, np.float32), RATE, separate=False).stems["mix"]
+    assert stem.notes == [] and not np.isfinite(stem.pitch.f0).any()
+
+
+def test_decoding_splits_repeated_notes_and_keeps_held_ones():
+    config = CQTConfig(sample_rate=8000, hop_length=100, lowest_midi=36, semitones=48)
+    onset = np.zeros((48, 100))
+    frame = np.zeros((48, 100))
+    frame[10, 10:60] = 1  # held
+    onset[10, 10] = 1
+    frame[20, 10:80] = 1  # struck again at frame 40
+    onset[20, [10, 40]] = 1
+    frame[30, 70:90] = 1  # no onset: a soft attack
+    notes = decode_notes(onset, frame, None, config)
+    assert [(n.pitch - 36, round(n.start * 80), round(n.end * 80)) for n in notes] == [
+        (10, 10, 60),
+        (20, 10, 40),
+        (20, 40, 80),
+        (30, 70, 90),
+    ]
+
+
+def test_notes_round_trip_through_midi(tmp_path):
+    notes = [Note(0.5, 1.0, 60, 90), Note(1.0, 1.5, 64, 70)]
+    notes_to_midi({"melody": (notes, 73, False)}).write(str(tmp_path / "n.mid"))
+    track = pretty_midi.PrettyMIDI(str(tmp_path / "n.mid")).instruments[0]
+    assert (track.name, track.program) == ("melody", 73)
+    assert [(n.pitch, round(n.start, 3), round(n.end, 3), n.velocity) for n in track.notes] == [
+        (60, 0.5, 1.0, 90),
+        (64, 1.0, 1.5, 70),
+    ]
+
+
+def test_spectral_clustering_finds_the_boundary_between_two_textures():
+    rng = np.random.default_rng(0)
+    rate = 22050
+    t = np.arange(12 * rate) / rate
+    noise = 0.3 * rng.standard_normal(len(t)) * (np.sin(2 * np.pi * 2 * t) > 0)
+    tone = sum(0.2 / h * np.sin(2 * np.pi * 220 * h * t) for h in range(1, 6))
+    config = CQTConfig()
+    sections = track_sections(cqt_magnitude(np.concatenate([noise, tone]), rate, config), config)
+    labels = sections.to_dict()
+    assert any(abs(boundary - 12.0) <= 1.0 for boundary in sections.boundaries[1:-1])
+    first = {s["label"] for s in labels if s["start"] < 11.0}
+    last = {s["label"] for s in labels if s["end"] > 13.0}
+    assert len(first) == 1 and len(last) == 1 and first != last
+
+
+def test_cli_analyzes_the_bundled_example(tmp_path, tiny_transcriber, tiny_classifier):
+    out = tmp_path / "analysis"
+    models = ["--transcriber", str(tiny_transcriber / "best"), "--classifier", str(tiny_classifier / "best")]
+    result = cantor("analyze", str(EXAMPLE), "-o", str(out), *models)
+    assert result.returncode == 0, result.stderr
+    folder = out / "mixture"
+    summary = json.loads((folder / "analysis.json").read_text())
+    assert set(summary["stems"]) == {"drums", "bass", "melody", "other"}
+    midi = pretty_midi.PrettyMIDI(str(folder / "notes.mid"))
+    assert {i.name for i in midi.instruments} <= {"bass", "melody", "other", "drums"}
+    assert (folder / "score.musicxml").read_text().lstrip().startswith("<?xml")
+    report = (folder / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 4
+    assert sorted(p.name for p in (folder / "stems").iterdir()) == ["bass.wav", "drums.wav", "melody.wav", "other.wav"]
+    again = cantor("analyze", str(EXAMPLE), "-o", str(out), *models)
+    assert again.returncode == 1 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_cli_analyze_bad_inputs(tmp_path, tiny_transcriber, tiny_classifier):
+    models = ["--transcriber", str(tiny_transcriber / "best"), "--classifier", str(tiny_classifier / "best")]
+    missing = cantor("analyze", str(tmp_path / "nope.wav"), "-o", str(tmp_path / "out"), *models)
+    assert missing.returncode == 1 and "nope.wav" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = cantor("analyze", str(EXAMPLE), "-o", str(tmp_path / "out"), "--transcriber", "no-such-model")
+    assert unknown.returncode == 2 and "no-such-model" in unknown.stderr
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    bad = cantor("analyze", str(text), "-o", str(tmp_path / "out"), *models)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
