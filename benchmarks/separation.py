@@ -8,7 +8,9 @@ beside the oracle masks (the ceiling) and speed. Not a test.
 Songs are scored whole (30 s, stereo folded into one signal): SI-SDR of the estimate and SI-SDRi over using the
 mixture itself as the estimate; medians over songs. ``--model`` may repeat (the shipped model and its ablations);
 ``--peer`` adds models trained by ``benchmarks/peers.py`` (Open-Unmix, Conv-TasNet) on the same data and CPU budget.
-HPSS's percussive part is the classical baseline for drums; the oracle masks are the ceiling.
+HPSS's percussive part is the classical baseline for drums; the oracle masks are the ceiling. ``--museval N``
+adds BSSEval v4 SDR (museval: 1-s windows, median over windows, then over songs) on the first N songs of each set
+for the shipped model, the peers and the IRM (about 25 s per song and system, so not for every row).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +61,33 @@ def hpss_percussive(mixture: torch.Tensor) -> torch.Tensor:
 Separate = Callable[[torch.Tensor], torch.Tensor]  # mixture [channels, time] → [sources, channels, time]
 
 
-def evaluate(root: Path, systems: dict[str, Separate], sources: tuple[str, ...], limit: int | None) -> dict:
+def bss_eval_sdr(estimate: torch.Tensor, references: torch.Tensor) -> list[float]:
+    """BSSEval v4 SDR per source (museval, 1-s windows, median over windows) of ``[S, C, T]`` at 44.1 kHz."""
+    sys.modules.setdefault("musdb", types.ModuleType("musdb"))  # museval imports it for I/O the benchmark never uses
+    from museval.metrics import bss_eval
+
+    sdr = bss_eval(
+        references.transpose(1, 2).numpy().astype(np.float64),
+        estimate.transpose(1, 2).numpy().astype(np.float64),
+        window=44100,
+        hop=44100,
+        compute_permutation=False,
+        filters_len=512,
+        framewise_filters=False,
+        bsseval_sources_version=False,
+    )[0]
+    return [float(np.nanmedian(row)) for row in sdr]
+
+
+def evaluate(
+    root: Path,
+    systems: dict[str, Separate],
+    sources: tuple[str, ...],
+    limit: int | None,
+    *,
+    museval_songs: int = 0,
+    museval_systems: tuple[str, ...] = (),
+) -> dict:
     """Score every system (and the oracles, and HPSS for drums) on the test split of ``root``, songs whole."""
     dataset = MultitrackDataset(root, split="test", sources=sources, segment_seconds=None, sample_rate=44100)
     count = min(len(dataset), limit or len(dataset))
@@ -68,6 +97,7 @@ def evaluate(root: Path, systems: dict[str, Separate], sources: tuple[str, ...],
     seconds = dict.fromkeys(systems, 0.0)
     drums = sources.index("drums") if "drums" in sources else None
     hpss_drums = []
+    bss_sdr: dict[str, list[list[float]]] = {name: [] for name in (*museval_systems, "oracle IRM (ceiling)")}
     audio_seconds = 0.0
     for index in range(count):
         mixture, references = dataset[index]
@@ -82,6 +112,8 @@ def evaluate(root: Path, systems: dict[str, Separate], sources: tuple[str, ...],
         for label, estimate in estimates.items():
             scores[label].append(si_sdr_tracks(estimate, references))
             improvements[label].append(si_sdr_improvement(estimate, references, mixture))
+            if index < museval_songs and label in bss_sdr:
+                bss_sdr[label].append(bss_eval_sdr(estimate, references))
         if drums is not None:
             estimate = hpss_percussive(mixture)[None]
             hpss_drums.append(si_sdr_improvement(estimate, references[drums : drums + 1], mixture)[0].item())
@@ -92,6 +124,8 @@ def evaluate(root: Path, systems: dict[str, Separate], sources: tuple[str, ...],
         "si_sdr": {k: torch.stack(v).median(dim=0).values.tolist() for k, v in scores.items()},
         "si_sdri": {k: torch.stack(v).median(dim=0).values.tolist() for k, v in improvements.items()},
         "real_time_factor": {k: audio_seconds / v for k, v in seconds.items()},
+        "museval_songs": min(museval_songs, count),
+        "museval_sdr": {k: np.median(v, axis=0).tolist() for k, v in bss_sdr.items() if v},
     }
 
 
@@ -112,6 +146,12 @@ def table(title: str, result: dict, sources: tuple[str, ...]) -> list[str]:
     if result.get("hpss_drums_si_sdri") is not None:
         cells = [f"{result['hpss_drums_si_sdri']:.1f}" if s == "drums" else "—" for s in sources]
         lines.append("| HPSS percussive (classical, drums only) | " + " | ".join(cells) + " | — | — | — |")
+    if result.get("museval_sdr"):
+        lines.append(f"\nBSSEval v4 SDR (museval; median of 1-s windows, median of {result['museval_songs']} songs):\n")
+        lines.append("| estimate | " + " | ".join(f"{s} SDR" for s in sources) + " | mean SDR |")
+        lines.append("|---|" + "---|" * (len(sources) + 1))
+        for label, values in result["museval_sdr"].items():
+            lines.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in values) + f" | **{np.mean(values):.1f}** |")
     ceiling = np.mean(result["si_sdri"]["oracle IRM (ceiling)"])
     shares = [f"{label} {np.mean(result['si_sdri'][label]) / ceiling:.0%}" for label in result["real_time_factor"]]
     lines.append(f"\nShare of the oracle IRM's mean SI-SDRi: {'; '.join(shares)}.")
@@ -128,6 +168,7 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True, help="data folder whose test split is in-domain")
     parser.add_argument("--unseen", type=Path, help="data folder rendered with a soundfont not used in training")
     parser.add_argument("--songs", type=int, default=None)
+    parser.add_argument("--museval", type=int, default=0, help="BSSEval v4 SDR on the first N songs of each set")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -159,10 +200,13 @@ def main() -> None:
             f"- {label}: {info['peer']}, {info['step']} steps in {info['cpu_seconds'] / 3600:.2f} "
             f"CPU-hours, {info['parameters'] / 1e6:.1f} M parameters (`{info['command']}`)"
         )
-    results = {"in-domain test split": evaluate(args.test, systems, sources, args.songs)}
+    # museval for the first (shipped) model and the peers: the ablations and post-filters are compared by SI-SDR
+    peers = tuple(spec.split("=", 1)[0] for spec in args.peer)
+    museval = {"museval_songs": args.museval, "museval_systems": (next(iter(systems)), *peers)}
+    results = {"in-domain test split": evaluate(args.test, systems, sources, args.songs, **museval)}
     if args.unseen:
         title = "unseen soundfont (TimGM6mb), same test compositions"
-        results[title] = evaluate(args.unseen, systems, sources, args.songs)
+        results[title] = evaluate(args.unseen, systems, sources, args.songs, **museval)
     lines = [header(f"Separation: {', '.join(sources)}"), *details]
     lines.append(f"- torch threads: {args.threads}; songs scored whole (30 s), medians over songs")
     for title, result in results.items():
