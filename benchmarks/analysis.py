@@ -1,0 +1,212 @@
+"""Analysis benchmark: note transcription, pitch and instrument family on held-out stems. Not a test.
+
+    .venv/bin/python benchmarks/analysis.py --data /work/data/band-timgm --songs 40 \
+        --out benchmarks/results/analysis.md [--transcriber notes --classifier instruments]
+
+Stems of the test split, rendered with a soundfont not used in training, are analysed one by one (clean stems:
+this measures the analysis, not the separator). For pitched stems: note F1 (mir_eval.transcription, onsets within
+50 ms, with and without offsets) for Cantor, pYIN (its f0 cut into notes at semitone changes) and basic-pitch
+(when installed: ``pip install --no-deps basic-pitch`` + onnxruntime); for the monophonic stems (melody, bass,
+chorale voices) raw pitch and raw chroma accuracy (mir_eval.melody) against the rendered notes. For every stem:
+the instrument family, accuracy and a confusion matrix image. Speed: seconds of audio per second of compute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import librosa
+import matplotlib
+import mir_eval
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from cantor.audio.io import load
+from cantor.data.stems import FAMILIES, read_song_labels
+from cantor.inference.analyze import Analyzer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import header
+
+MONOPHONIC = ("melody", "bass", "soprano", "alto", "tenor")
+PYIN_RATE, PYIN_HOP = 22050, 256
+
+
+def reference_f0(notes: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The rendered notes as an f0 track (Hz, 0 where silent) on ``times``; the highest note where they overlap."""
+    f0 = np.zeros_like(times)
+    for start, end, pitch, _ in notes[np.argsort(notes[:, 2])]:
+        f0[(times >= start) & (times < end)] = librosa.midi_to_hz(pitch)
+    return f0
+
+
+def f0_to_notes(times: np.ndarray, f0: np.ndarray, *, min_duration: float = 0.05) -> np.ndarray:
+    """A monophonic f0 track → notes ``(n, 3)`` (start, end, MIDI): a new note at every change of semitone."""
+    midi = np.where(np.isfinite(f0) & (f0 > 0), np.round(librosa.hz_to_midi(np.where(f0 > 0, f0, 1.0))), 0)
+    notes, start = [], 0
+    for index in range(1, len(midi) + 1):
+        if index == len(midi) or midi[index] != midi[start]:
+            if midi[start] > 0 and times[min(index, len(times) - 1)] - times[start] >= min_duration:
+                notes.append((times[start], times[min(index, len(times) - 1)], midi[start]))
+            start = index
+    return np.array(notes, dtype=float).reshape(-1, 3)
+
+
+def note_scores(reference: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
+    """Note F1 without and with offsets (mir_eval.transcription, 50 ms onsets, offsets within 20 % or 50 ms)."""
+    if len(reference) == 0 or len(estimate) == 0:
+        return (1.0, 1.0) if len(reference) == len(estimate) else (0.0, 0.0)
+    ref_intervals, ref_hz = reference[:, :2], librosa.midi_to_hz(reference[:, 2])
+    est_intervals = np.maximum(estimate[:, :2], 0)
+    est_intervals[:, 1] = np.maximum(est_intervals[:, 1], est_intervals[:, 0] + 1e-3)
+    est_hz = librosa.midi_to_hz(estimate[:, 2])
+    onset = mir_eval.transcription.precision_recall_f1_overlap(
+        ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None
+    )[2]
+    offset = mir_eval.transcription.precision_recall_f1_overlap(ref_intervals, ref_hz, est_intervals, est_hz)[2]
+    return onset, offset
+
+
+def pitch_scores(reference_notes: np.ndarray, times: np.ndarray, f0: np.ndarray) -> tuple[float, float]:
+    reference = reference_f0(reference_notes, times)
+    estimate = np.where(np.isfinite(f0), f0, 0.0)
+    ref_voicing, ref_cent, est_voicing, est_cent = mir_eval.melody.to_cent_voicing(times, reference, times, estimate)
+    return (
+        mir_eval.melody.raw_pitch_accuracy(ref_voicing, ref_cent, est_voicing, est_cent),
+        mir_eval.melody.raw_chroma_accuracy(ref_voicing, ref_cent, est_voicing, est_cent),
+    )
+
+
+def run_pyin(audio: torch.Tensor, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    mono = librosa.resample(audio.mean(dim=0).numpy(), orig_sr=rate, target_sr=PYIN_RATE)
+    f0, _, _ = librosa.pyin(mono, fmin=30.0, fmax=2000.0, sr=PYIN_RATE, hop_length=PYIN_HOP)
+    return librosa.times_like(f0, sr=PYIN_RATE, hop_length=PYIN_HOP), f0
+
+
+def run_basic_pitch(path: Path) -> np.ndarray | None:
+    try:
+        from basic_pitch import ICASSP_2022_MODEL_PATH
+        from basic_pitch.inference import predict
+    except ImportError:
+        return None
+    _, _, events = predict(str(path), ICASSP_2022_MODEL_PATH)
+    return np.array([(start, end, pitch) for start, end, pitch, *_ in events], dtype=float).reshape(-1, 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, action="append", required=True, help="built data folder(s)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--songs", type=int, default=None, help="songs per data folder")
+    parser.add_argument("--transcriber", default="notes")
+    parser.add_argument("--classifier", default="instruments")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    analyzer = Analyzer(transcriber=args.transcriber, classifier=args.classifier)
+    rows: dict[str, list] = {"cantor": [], "pyin": [], "basic-pitch": []}
+    pitch_rows: dict[str, list] = {"cantor": [], "pyin": []}
+    families_true, families_predicted = [], []
+    seconds = {"cantor": 0.0, "pyin": 0.0, "basic-pitch": 0.0}
+    audio_seconds = 0.0
+    for root in args.data:
+        songs = sorted(p for p in (root / args.split).iterdir() if (p / "song.json").is_file())[: args.songs]
+        for number, song in enumerate(songs, 1):
+            for label in read_song_labels(song):
+                path = next(p for p in (song / f"{label.name}.wav", song / f"{label.name}.flac") if p.exists())
+                audio, rate = load(path)
+                if audio.abs().max() < 1e-4:
+                    continue
+                audio_seconds += audio.shape[-1] / rate
+                start = time.perf_counter()
+                stem = analyzer.analyze_stem(label.name, audio, rate)
+                seconds["cantor"] += time.perf_counter() - start
+                families_true.append(label.family)
+                families_predicted.append(stem.family)
+                if label.is_drum:
+                    continue
+                reference = label.notes[:, [0, 1, 2]]
+                cantor_notes = np.array([(n.start, n.end, n.pitch) for n in stem.notes], dtype=float).reshape(-1, 3)
+                rows["cantor"].append((label.name, *note_scores(reference, cantor_notes)))
+                start = time.perf_counter()
+                pyin_times, pyin_f0 = run_pyin(audio, rate)
+                seconds["pyin"] += time.perf_counter() - start
+                rows["pyin"].append((label.name, *note_scores(reference, f0_to_notes(pyin_times, pyin_f0))))
+                start = time.perf_counter()
+                basic = run_basic_pitch(path)
+                seconds["basic-pitch"] += time.perf_counter() - start
+                if basic is not None:
+                    rows["basic-pitch"].append((label.name, *note_scores(reference, basic)))
+                if label.name in MONOPHONIC:
+                    if stem.pitch is not None:
+                        times, f0 = stem.pitch.times, stem.pitch.f0
+                    else:  # classified as drums: no pitch at all
+                        times = np.arange(stem.cqt.shape[1]) / analyzer.cqt_config.frames_per_second
+                        f0 = np.full_like(times, np.nan)
+                    pitch_rows["cantor"].append((label.name, *pitch_scores(label.notes, times, f0)))
+                    pitch_rows["pyin"].append((label.name, *pitch_scores(label.notes, pyin_times, pyin_f0)))
+            print(f"{root.name}: song {number}/{len(songs)}", file=sys.stderr)
+    lines = [header("Analysis: notes, pitch and instrument family on held-out stems")]
+    folders = ", ".join(f"`{d}` ({args.split})" for d in args.data)
+    lines.append(f"- data: {folders}; {audio_seconds / 60:.1f} min of stems")
+    lines.append(f"- Cantor models: transcriber `{args.transcriber}`, classifier `{args.classifier}`")
+    lines.append("\n### Notes (pitched stems; mean over stems)\n")
+    lines.append("| system | note F1 (onsets) | note F1 (onsets + offsets) | stems | × real time |")
+    lines.append("|---|---|---|---|---|")
+    for system, scores in rows.items():
+        if not scores:
+            lines.append(f"| {system} | not installed | | | |")
+            continue
+        onset, offset = np.mean([s[1] for s in scores]), np.mean([s[2] for s in scores])
+        speed = audio_seconds / seconds[system] if seconds[system] else float("nan")
+        lines.append(f"| {system} | **{onset:.3f}** | {offset:.3f} | {len(scores)} | {speed:.1f} |")
+    lines.append("\n### Pitch (monophonic stems; mean over stems)\n")
+    lines.append("| system | raw pitch accuracy | raw chroma accuracy | stems |")
+    lines.append("|---|---|---|---|")
+    for system, scores in pitch_rows.items():
+        if scores:
+            pitch, chroma = np.mean([s[1] for s in scores]), np.mean([s[2] for s in scores])
+            lines.append(f"| {system} | **{pitch:.3f}** | {chroma:.3f} | {len(scores)} |")
+    accuracy = np.mean(np.array(families_true) == np.array(families_predicted)) if families_true else float("nan")
+    lines.append(f"\n### Instrument family\n\nAccuracy **{accuracy:.3f}** over {len(families_true)} stems.")
+    if families_true:
+        image = args.out.with_name(args.out.stem + "-confusion.png")
+        confusion_figure(families_true, families_predicted, image)
+        lines.append(f"\n![family confusion matrix]({image.name})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"notes": rows, "pitch": pitch_rows, "families": [families_true, families_predicted]}) + "\n"
+    )
+    print("\n".join(lines))
+
+
+def confusion_figure(truth: list[str], predicted: list[str], path: Path) -> None:
+    labels = [f for f in FAMILIES if f in truth or f in predicted]
+    matrix = np.zeros((len(labels), len(labels)))
+    for t, p in zip(truth, predicted, strict=True):
+        matrix[labels.index(t), labels.index(p)] += 1
+    rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(7, 6), constrained_layout=True)
+    axis.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            axis.text(j, i, int(count), ha="center", va="center", fontsize=7)
+    axis.set_xlabel("predicted family")
+    axis.set_ylabel("rendered family")
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
