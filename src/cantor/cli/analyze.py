@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cantor.cli.separate import _expand_inputs
+from cantor.cli.separate import expand_inputs, report_failures
 from cantor.errors import CantorError, UsageError
 
 
@@ -36,7 +36,7 @@ def analyze(
         if threads < 1:
             raise UsageError(f"--threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
-    files = _expand_inputs(inputs)
+    files = expand_inputs(inputs)
     if not files:
         raise UsageError("no audio files found in the given inputs")
     analyzer = Analyzer(model, transcriber=transcriber, classifier=classifier)
@@ -62,7 +62,4 @@ def analyze(
             raise
         except CantorError as error:
             failures.append((path, str(error)))
-    for path, reason in failures:
-        console.print(f"[red]failed[/red] {reason if str(path) in reason else f'{path}: {reason}'}")
-    if failures:
-        raise CantorError(f"{len(failures)} of {len(files)} files failed")
+    report_failures(console, failures, len(files), out)

@@ -11,7 +11,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from cantor.errors import CantorError, UsageError
 
 
-def _expand_inputs(inputs: list[Path]) -> list[Path]:
+def report_failures(console: Console, failures: list[tuple[Path, str]], total: int, where: Path) -> None:
+    """One line per failed file, then an error (exit 1) if any failed; the others' results are in ``where``."""
+    for path, reason in failures:
+        console.print(f"[red]failed[/red] {reason if str(path) in reason else f'{path}: {reason}'}")
+    if failures:
+        raise CantorError(f"{len(failures)} of {total} files failed; the others are in {where}")
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
     from cantor.audio.io import READABLE_EXTENSIONS
 
     files: list[Path] = []
@@ -45,7 +53,7 @@ def separate(
         if threads < 1:
             raise UsageError(f"--threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
-    files = _expand_inputs(inputs)
+    files = expand_inputs(inputs)
     if not files:
         raise UsageError("no audio files found in the given inputs")
     separator = Separator(model, segment_seconds=segment, overlap=overlap, wiener_iterations=wiener)
@@ -83,7 +91,4 @@ def separate(
                 raise
             except CantorError as error:
                 failures.append((path, str(error)))
-    for path, reason in failures:
-        console.print(f"[red]failed[/red] {reason if str(path) in reason else f'{path}: {reason}'}")
-    if failures:
-        raise CantorError(f"{len(failures)} of {len(files)} files failed; the others are in {target}")
+    report_failures(console, failures, len(files), target)

@@ -166,67 +166,54 @@ _CACHE = typer.Option(Path("data/cache"), "--cache", help="Where the stems' CQTs
 _OUT = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint).")
 
 
-@train_app.command("transcriber")
-def transcriber(
-    data: list[Path] = _DATA,
-    cache: Path = _CACHE,
-    out: Path = _OUT,
-    preset: str = typer.Option("transcriber-small", help="transcriber-small (or tiny-transcriber)."),
-    songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
-    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
-    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
-    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
-    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
-    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
-) -> None:
-    """Train the note transcriber on the pitched stems' exact notes; writes best/ and final/."""
-    overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
-    _train_analysis(
+def _analysis_command(task: str, default_preset: str, summary: str):
+    """One CLI command per analysis model; they differ only in the task and its presets."""
+
+    def command(
+        data: list[Path] = _DATA,
+        cache: Path = _CACHE,
+        out: Path = _OUT,
+        preset: str = typer.Option(default_preset, help=f"{default_preset} (or tiny-{task})."),
+        songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
+        max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
+        max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
+        val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
+        accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
+        devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
+        strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
+        threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    ) -> None:
+        overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+        _train_analysis(
+            task,
+            data=data,
+            cache=cache,
+            out=out,
+            preset=preset,
+            overrides=overrides,
+            threads=threads,
+            devices=devices,
+            max_minutes=max_minutes,
+            accelerator=accelerator,
+            strategy=strategy,
+        )
+
+    command.__doc__ = summary
+    return command
+
+
+train_app.command("transcriber")(
+    _analysis_command(
         "transcriber",
-        data=data,
-        cache=cache,
-        out=out,
-        preset=preset,
-        overrides=overrides,
-        threads=threads,
-        devices=devices,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        strategy=strategy,
+        "transcriber-small",
+        "Train the note transcriber on the pitched stems' exact notes; writes best/ and final/.",
     )
-
-
-@train_app.command("classifier")
-def classifier(
-    data: list[Path] = _DATA,
-    cache: Path = _CACHE,
-    out: Path = _OUT,
-    preset: str = typer.Option("classifier-small", help="classifier-small (or tiny-classifier)."),
-    songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
-    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
-    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
-    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
-    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
-    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
-) -> None:
-    """Train the instrument classifier (GM family and program) on every stem; writes best/ and final/."""
-    overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
-    _train_analysis(
+)
+train_app.command("classifier")(
+    _analysis_command(
         "classifier",
-        data=data,
-        cache=cache,
-        out=out,
-        preset=preset,
-        overrides=overrides,
-        threads=threads,
-        devices=devices,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        strategy=strategy,
+        "classifier-small",
+        "Train the instrument classifier (GM family and program) on every stem; writes best/ and final/.",
     )
+)

@@ -8,7 +8,6 @@ accuracy.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -22,9 +21,8 @@ from cantor.data.stems import StemCropDataset, build_stem_cache
 from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
 from cantor.models.presets import AnalysisTrainConfig
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
-from cantor.models.weights import count_parameters, save_weights
 from cantor.train.losses import check_loss_names
-from cantor.train.runner import run_training, warmup_cosine
+from cantor.train.runner import model_exporter, run_training, warmup_cosine
 
 TASKS = ("transcriber", "classifier")
 
@@ -162,19 +160,6 @@ def _f1(true_positives: float, estimated: float, reference: float) -> float:
     return float(2 * true_positives / (estimated + reference))
 
 
-def _export(kind: str) -> Callable:
-    def export(system: _AnalysisSystem, folder: Path, metadata: dict) -> Path:
-        return save_weights(
-            folder,
-            system.model,
-            kind=kind,
-            config=system.model_config.to_dict(),
-            metadata={**metadata, "parameters": count_parameters(system.model)},
-        )
-
-    return export
-
-
 def train_analysis_model(
     task: str,
     *,
@@ -232,7 +217,7 @@ def train_analysis_model(
         valid_loader=valid_loader,
         out=out,
         run_info=run_info,
-        export=_export(TRANSCRIBER_KIND if transcriber else INSTRUMENT_KIND),
+        export=model_exporter(TRANSCRIBER_KIND if transcriber else INSTRUMENT_KIND),
         monitor="valid/note_f1" if transcriber else "valid/family_accuracy",
         mode="max",
         max_steps=train_config.max_steps,

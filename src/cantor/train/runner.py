@@ -17,11 +17,26 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from cantor.files import write_json_atomic
-from cantor.models.weights import CONFIG_FILE
+from cantor.models.weights import CONFIG_FILE, count_parameters, save_weights
 from cantor.train.logs import metric_logs, set_aside_previous_metrics
 from cantor.train.plots import plot_training_curves
 
 Export = Callable[[L.LightningModule, Path, dict], Path]  # (system, folder, metadata) → folder
+
+
+def model_exporter(kind: str) -> Export:
+    """The export of every Cantor system: ``system.model`` and ``system.model_config`` as a weights folder."""
+
+    def export(system: L.LightningModule, folder: Path, metadata: dict) -> Path:
+        return save_weights(
+            folder,
+            system.model,
+            kind=kind,
+            config=system.model_config.to_dict(),
+            metadata={**metadata, "parameters": count_parameters(system.model)},
+        )
+
+    return export
 
 
 def warmup_cosine(

@@ -20,10 +20,10 @@ from cantor.models.presets import SeparatorTrainConfig
 from cantor.models.registry import resolve_model
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
-from cantor.models.weights import count_parameters, load_weights, save_weights
+from cantor.models.weights import load_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
-from cantor.train.runner import run_training, warmup_cosine
+from cantor.train.runner import model_exporter, run_training, warmup_cosine
 
 
 class SeparatorSystem(L.LightningModule):
@@ -155,16 +155,6 @@ class SeparatorSystem(L.LightningModule):
         self._val_improvements.clear()
 
 
-def export_separator(system: SeparatorSystem, folder: Path, metadata: dict) -> Path:
-    return save_weights(
-        folder,
-        system.model,
-        kind=SEPARATOR_KIND,
-        config=system.model_config.to_dict(),
-        metadata={**metadata, "parameters": count_parameters(system.model)},
-    )
-
-
 def separator_dataloaders(
     data: Path, model_config: SeparatorConfig, train_config: SeparatorTrainConfig
 ) -> tuple[DataLoader, DataLoader]:
@@ -248,7 +238,7 @@ def train_separator(
         valid_loader=valid_loader,
         out=out,
         run_info=run_info,
-        export=export_separator,
+        export=model_exporter(SEPARATOR_KIND),
         monitor="valid/si_sdri",
         mode="max",
         max_steps=train_config.max_steps,

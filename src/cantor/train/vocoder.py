@@ -19,10 +19,9 @@ from cantor.data.clips import AudioClipDataset
 from cantor.features.mel import LogMel
 from cantor.models.presets import VocoderTrainConfig
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
-from cantor.models.weights import count_parameters, save_weights
 from cantor.nn.vocoder_discriminators import VocoderDiscriminator
 from cantor.train import losses
-from cantor.train.runner import run_training, warmup_cosine
+from cantor.train.runner import model_exporter, run_training, warmup_cosine
 
 
 class VocoderSystem(L.LightningModule):
@@ -152,16 +151,6 @@ class VocoderSystem(L.LightningModule):
             values.clear()
 
 
-def export_vocoder(system: VocoderSystem, folder: Path, metadata: dict) -> Path:
-    return save_weights(
-        folder,
-        system.model,
-        kind=VOCODER_KIND,
-        config=system.model_config.to_dict(),
-        metadata={**metadata, "parameters": count_parameters(system.model)},
-    )
-
-
 def vocoder_dataloaders(
     data: list[Path], model_config: VocoderConfig, train_config: VocoderTrainConfig
 ) -> tuple[DataLoader, DataLoader]:
@@ -224,7 +213,7 @@ def train_vocoder(
         valid_loader=valid_loader,
         out=out,
         run_info=run_info,
-        export=export_vocoder,
+        export=model_exporter(VOCODER_KIND),
         monitor="valid/mel_l1",
         mode="min",
         max_steps=train_config.max_steps,

@@ -1,0 +1,81 @@
+"""Ship a trained analysis model (note transcriber or instrument classifier) with its model card.
+
+    .venv/bin/python recipes/ship_analysis.py --run runs/notes --name notes \
+        --data-command "cantor data build --preset band … ; cantor data build --preset chorale …" \
+        --benchmark benchmarks/results/analysis.md
+
+The card records the data and training commands, steps, compute, parameters and validation metrics, and points
+at the benchmark's table (measured on stems rendered with a soundfont not used in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from pathlib import Path
+
+from _shipping import compute_line, copy_weights
+
+from cantor.models.instrument import INSTRUMENT_KIND
+from cantor.models.transcriber import TRANSCRIBER_KIND
+
+KINDS = {"notes": TRANSCRIBER_KIND, "instruments": INSTRUMENT_KIND}
+DESCRIPTIONS = {
+    TRANSCRIBER_KIND: (
+        "Note transcription: a CRNN over a constant-Q spectrogram (3 bins per semitone, A0–C8) with onset, frame "
+        "and offset posteriors for the 88 piano keys; notes are decoded as in Onsets and Frames, the f0 track is "
+        "the most probable key refined to cents on the CQT. Selected by validation note F1 (onsets within 50 ms)."
+    ),
+    INSTRUMENT_KIND: (
+        "Instrument recognition: a CNN front end and a 3-layer LSTM over a constant-Q spectrogram, pooled by "
+        "loudness, with a GM-family head and a GM-program head (plus one label for drum kits). Selected by "
+        "validation family accuracy."
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--name", choices=tuple(KINDS), required=True)
+    parser.add_argument("--data-command", required=True)
+    parser.add_argument("--benchmark", type=Path, help="table written by benchmarks/analysis.py")
+    parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
+    args = parser.parse_args()
+
+    kind = KINDS[args.name]
+    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=kind)
+    meta = payload["metadata"]
+    lines = [
+        f"# Model card: `{args.name}` ({kind})",
+        "",
+        DESCRIPTIONS[kind],
+        "",
+        f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
+        f"- configuration: `{json.dumps(payload['config'])}`",
+        f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
+        "",
+        "## Training",
+        "",
+        f"- data: `{args.data_command}`",
+        f"- data seen: {meta.get('train_data', '?')}",
+        f"- command: `{meta.get('command') or run.get('command')}`",
+        compute_line(payload, run, selection="best validation score", compute=args.compute),
+        f"- recipe: {json.dumps(run['train'])}",
+        "",
+        "## Validation (valid split: crops of single stems, most with the rest of their song leaking in, as in "
+        "training but fixed per crop)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
+    if args.benchmark:
+        lines += ["", f"## Benchmark\n\nSee `{args.benchmark}` (stems rendered with a soundfont not used in training)."]
+    (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+    print(f"shipped {args.run} → {target}")
+
+
+if __name__ == "__main__":
+    main()
