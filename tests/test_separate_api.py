@@ -43,6 +43,17 @@ def test_separate_keeps_rate_channels_length_and_adds_up(tiny_model):
     assert Separator(tiny_model).separate(surround, 11025)["a"].shape == (5, 11025)
 
 
+def test_wiener_post_filter_keeps_shape_and_mixture(tiny_model):
+    stereo = torch.from_numpy(_noise(2, 8000 * 2 + 3, seed=2))
+    plain = Separator(tiny_model, segment_seconds=1.0).separate(stereo, 8000)
+    filtered = Separator(tiny_model, segment_seconds=1.0, wiener_iterations=1).separate(stereo, 8000)
+    assert filtered["a"].shape == stereo.shape and torch.isfinite(filtered["a"]).all()
+    assert torch.allclose(filtered["a"] + filtered["b"], stereo, atol=2e-2)  # up to the filter's diagonal loading
+    assert not torch.allclose(filtered["a"], plain["a"], atol=1e-3)  # it did change the estimates
+    with pytest.raises(UsageError):
+        Separator(tiny_model, wiener_iterations=-1)
+
+
 def test_streaming_file_equals_in_memory(tiny_model, tmp_path):
     audio = _noise(2, 8000 * 4 + 3, seed=1)
     soundfile.write(tmp_path / "song.wav", audio.T, 8000, subtype="FLOAT")
