@@ -48,6 +48,13 @@ def test_silence_gives_no_notes_and_no_pitch(analyzer):
     assert stem.notes == [] and not np.isfinite(stem.pitch.f0).any()
 
 
+def test_very_short_inputs_are_analysed(analyzer):
+    for samples in (1, 80):  # one sample; 10 ms
+        analysis = analyzer.analyze(np.full(samples, 0.1, np.float32), RATE, separate=False)
+        assert [s["label"] for s in analysis.sections.to_dict()] == ["A"]
+        assert analysis.stems["mix"].notes == []
+
+
 def test_decoding_splits_repeated_notes_and_keeps_held_ones():
     config = CQTConfig(sample_rate=8000, hop_length=100, lowest_midi=36, semitones=48)
     onset = np.zeros((48, 100))

@@ -148,6 +148,8 @@ def track_sections(
     (spread evenly over the same duration)."""
     frames = cqt.shape[1]
     duration = frames / config.frames_per_second
+    if duration < 2 * segment_seconds:  # too short to have parts
+        return Sections([0.0, duration], ["A"])
     edges = np.arange(0.0, duration, segment_seconds)
     # the last window runs to the end; a stub shorter than a quarter window joins the one before
     edges = np.append(edges if duration - edges[-1] > segment_seconds / 4 else edges[:-1], duration)
