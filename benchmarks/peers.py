@@ -33,6 +33,7 @@ from cantor.data.dataset import MultitrackDataset
 from cantor.features.stft import ISTFT, STFT, STFTConfig
 from cantor.files import write_json_atomic
 from cantor.inference.chunked import apply_chunked, plan_chunks
+from cantor.inference.wiener import wiener_filter
 from cantor.metrics.sdr import si_sdr_tracks
 
 UMX_STFT = STFTConfig(n_fft=4096, hop_length=1024)
@@ -104,14 +105,23 @@ def load_peer(folder: Path) -> tuple[nn.Module, dict]:
     return model.eval(), info
 
 
-def separate_with_peer(model: nn.Module, mixture: torch.Tensor) -> torch.Tensor:
+def separate_with_peer(model: nn.Module, mixture: torch.Tensor, *, wiener_iterations: int = 0) -> torch.Tensor:
     """Mixture ``[2, T]`` → ``[S, 2, T]`` in 10-s chunks with 1-s margins (Conv-TasNet at 44.1 kHz needs GBs for
-    a whole song)."""
+    a whole song). ``wiener_iterations``: Open-Unmix's usual multichannel Wiener post-filter (its ``niter``)."""
     plan = plan_chunks(
         mixture.shape[-1], sample_rate=SAMPLE_RATE, segment_seconds=10.0, receptive_field=SAMPLE_RATE, align=1024
     )
+
+    def run(chunk: torch.Tensor, _: int) -> torch.Tensor:
+        sources = model(chunk[None])[0]
+        if not wiener_iterations:
+            return sources
+        stft, istft = STFT(UMX_STFT), ISTFT(UMX_STFT)
+        refined = wiener_filter(stft(chunk), stft(sources), iterations=wiener_iterations)
+        return istft(refined, length=chunk.shape[-1])
+
     with torch.inference_mode():
-        return apply_chunked(lambda chunk, _: model(chunk[None])[0], mixture, plan)
+        return apply_chunked(run, mixture, plan)
 
 
 def _loss(name: str, model: nn.Module, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:

@@ -162,7 +162,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="Cantor separator (shipped name or folder); repeatable")
     parser.add_argument(
-        "--wiener", type=int, action="append", default=[], help="also the first model with N Wiener iterations"
+        "--wiener",
+        type=int,
+        action="append",
+        default=[],
+        help="also the first model (and Open-Unmix, whose usual inference has it) with N Wiener iterations",
     )
     parser.add_argument("--peer", action="append", default=[], help="LABEL=FOLDER written by benchmarks/peers.py")
     parser.add_argument("--test", type=Path, required=True, help="data folder whose test split is in-domain")
@@ -196,6 +200,10 @@ def main() -> None:
         if tuple(info["sources"]) != sources:
             raise SystemExit(f"peer {label} separates {info['sources']}, not {sources}")
         systems[label] = lambda mix, m=model: separate_with_peer(m, mix)
+        for iterations in args.wiener if info["peer"] == "umx" else ():
+            systems[f"{label} + Wiener ({iterations})"] = lambda mix, m=model, n=iterations: separate_with_peer(
+                m, mix, wiener_iterations=n
+            )
         details.append(
             f"- {label}: {info['peer']}, {info['step']} steps in {info['cpu_seconds'] / 3600:.2f} "
             f"CPU-hours, {info['parameters'] / 1e6:.1f} M parameters (`{info['command']}`)"
