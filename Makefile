@@ -42,7 +42,7 @@ demo: setup
 # (which would replace the CPU torch), so they go in with --no-deps; the benchmarks use only their model classes.
 bench-deps: setup
 	$(BIN)/pip install -q --no-deps openunmix==1.3.0 asteroid==0.7.0 asteroid-filterbanks==0.4.0 museval==0.4.1
-	$(BIN)/pip install -q pandas==2.2.3 simplejson==4.3.0 jsonschema==4.26.0
+	$(BIN)/pip install -q pandas==2.2.3 simplejson==4.3.0 jsonschema==4.26.0 mir_eval==0.8.2
 	$(BIN)/pip install -q huggingface_hub==2.4.0 visqol-python==3.8.0 numba==0.68.1
 
 lint: setup
