@@ -184,13 +184,18 @@ def train_analysis_model(
         split: build_stem_cache(data, cache / _cache_name(cqt), split=split, songs=train_config.songs, config=cqt)
         for split in ("train", "valid")
     }
-    common = {"config": cqt, "pitched_only": transcriber, "seed": train_config.seed}
+    # validation crops get the same kind of leakage as training ones (fixed per crop), as separated stems have
+    common = {
+        "config": cqt,
+        "pitched_only": transcriber,
+        "seed": train_config.seed,
+        "leakage_db": train_config.leakage_db,
+        "leakage_probability": train_config.leakage_probability,
+    }
     train_set = StemCropDataset(
         files["train"],
         crop_frames=train_config.crop_frames,
         items=train_config.val_every_steps * train_config.batch_size,
-        leakage_db=train_config.leakage_db,
-        leakage_probability=train_config.leakage_probability,
         gain_db=train_config.gain_db,
         **common,
     )
