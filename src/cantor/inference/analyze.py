@@ -160,13 +160,16 @@ class Analyzer:
             if progress:
                 progress(f"analysing {stem_name}")
             results[stem_name] = self.analyze_stem(stem_name, stem_audio, sample_rate)
-        whole = cqt_magnitude(audio, sample_rate, self.cqt_config)
-        embedding = self._embedding(whole)
+        if separate:
+            whole = cqt_magnitude(audio, sample_rate, self.cqt_config)
+            sections = track_sections(whole, self.cqt_config, embedding=self._embedding(whole))
+        else:  # the one stem is the whole input: its sections are the track's (no second CQT and embedding)
+            sections = results[name].sections
         return Analysis(
             sample_rate=sample_rate,
             duration=audio.shape[-1] / sample_rate,
             stems=results,
-            sections=track_sections(whole, self.cqt_config, embedding=embedding),
+            sections=sections,
             stem_audio=stems,
             cqt_config=self.cqt_config,
         )
