@@ -44,6 +44,10 @@ bench-deps: setup
 	$(BIN)/pip install -q --no-deps openunmix==1.3.0 asteroid==0.7.0 asteroid-filterbanks==0.4.0 museval==0.4.1
 	$(BIN)/pip install -q pandas==2.2.3 simplejson==4.3.0 jsonschema==4.26.0 mir_eval==0.8.2
 	$(BIN)/pip install -q huggingface_hub==2.4.0 visqol-python==3.8.0 numba==0.68.1
+	# basic-pitch's wheel carries its ONNX model; without its TensorFlow pin it runs on onnxruntime
+	# (resampy 0.4.3: 0.4.2 imports pkg_resources, which current setuptools no longer has)
+	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0 resampy==0.4.3
+	$(BIN)/pip install -q onnxruntime==1.23.2 scikit-learn
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks examples recipes

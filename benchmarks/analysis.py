@@ -90,14 +90,28 @@ def run_pyin(audio: torch.Tensor, rate: int) -> tuple[np.ndarray, np.ndarray]:
     return librosa.times_like(f0, sr=PYIN_RATE, hop_length=PYIN_HOP), f0
 
 
-def run_basic_pitch(path: Path) -> np.ndarray | None:
+def load_basic_pitch():
+    """basic-pitch's ONNX model, or None when the package is not installed."""
     try:
         from basic_pitch import ICASSP_2022_MODEL_PATH
-        from basic_pitch.inference import predict
+        from basic_pitch.inference import Model
     except ImportError:
         return None
-    _, _, events = predict(str(path), ICASSP_2022_MODEL_PATH)
+    return Model(ICASSP_2022_MODEL_PATH)
+
+
+def run_basic_pitch(model, path: Path) -> np.ndarray:
+    """Note events ``(n, 3)`` (start, end, MIDI) with basic-pitch's default thresholds."""
+    from basic_pitch.inference import predict
+
+    _, _, events = predict(str(path), model)
     return np.array([(start, end, pitch) for start, end, pitch, *_ in events], dtype=float).reshape(-1, 3)
+
+
+def notes_to_f0(notes: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Notes ``(n, 3)`` → an f0 track on ``times`` (NaN where no note sounds), for systems that give only notes."""
+    f0 = reference_f0(np.column_stack([notes, np.zeros(len(notes))]), times)
+    return np.where(f0 > 0, f0, np.nan)
 
 
 def main() -> None:
@@ -113,7 +127,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     analyzer = Analyzer(transcriber=args.transcriber, classifier=args.classifier)
     rows: dict[str, list] = {"cantor": [], "pyin": [], "basic-pitch": []}
-    pitch_rows: dict[str, list] = {"cantor": [], "pyin": []}
+    pitch_rows: dict[str, list] = {"cantor": [], "pyin": [], "basic-pitch": []}
+    basic_pitch = load_basic_pitch()
     families_true, families_predicted = [], []
     seconds = {"cantor": 0.0, "pyin": 0.0, "basic-pitch": 0.0}
     audio_seconds = 0.0
@@ -140,10 +155,10 @@ def main() -> None:
                 pyin_times, pyin_f0 = run_pyin(audio, rate)
                 seconds["pyin"] += time.perf_counter() - start
                 rows["pyin"].append((label.name, *note_scores(reference, f0_to_notes(pyin_times, pyin_f0))))
-                start = time.perf_counter()
-                basic = run_basic_pitch(path)
-                seconds["basic-pitch"] += time.perf_counter() - start
-                if basic is not None:
+                if basic_pitch is not None:
+                    start = time.perf_counter()
+                    basic = run_basic_pitch(basic_pitch, path)
+                    seconds["basic-pitch"] += time.perf_counter() - start
                     rows["basic-pitch"].append((label.name, *note_scores(reference, basic)))
                 if label.name in MONOPHONIC:
                     if stem.pitch is not None:
@@ -153,6 +168,9 @@ def main() -> None:
                         f0 = np.full_like(times, np.nan)
                     pitch_rows["cantor"].append((label.name, *pitch_scores(label.notes, times, f0)))
                     pitch_rows["pyin"].append((label.name, *pitch_scores(label.notes, pyin_times, pyin_f0)))
+                    if basic_pitch is not None:
+                        basic_f0 = notes_to_f0(basic, pyin_times)
+                        pitch_rows["basic-pitch"].append((label.name, *pitch_scores(label.notes, pyin_times, basic_f0)))
             print(f"{root.name}: song {number}/{len(songs)}", file=sys.stderr)
     lines = [header("Analysis: notes, pitch and instrument family on held-out stems")]
     folders = ", ".join(f"`{d}` ({args.split})" for d in args.data)
@@ -168,6 +186,14 @@ def main() -> None:
         onset, offset = np.mean([s[1] for s in scores]), np.mean([s[2] for s in scores])
         speed = audio_seconds / seconds[system] if seconds[system] else float("nan")
         lines.append(f"| {system} | **{onset:.3f}** | {offset:.3f} | {len(scores)} | {speed:.1f} |")
+    names = sorted({s[0] for scores in rows.values() for s in scores})
+    systems = [system for system, scores in rows.items() if scores]
+    lines.append("\nNote F1 (onsets) by stem:\n")
+    lines.append("| stem | " + " | ".join(systems) + " |")
+    lines.append("|---|" + "---|" * len(systems))
+    for name in names:
+        cells = [np.mean([s[1] for s in rows[system] if s[0] == name]) for system in systems]
+        lines.append(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     lines.append("\n### Pitch (monophonic stems; mean over stems)\n")
     lines.append("| system | raw pitch accuracy | raw chroma accuracy | stems |")
     lines.append("|---|---|---|---|")

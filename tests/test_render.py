@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from cantor.data.render import FluidRenderer, NoteEvent, timgm6mb_soundfont
+from cantor.data.render import FluidRenderer, NoteEvent, resolve_soundfont, timgm6mb_soundfont
 from cantor.errors import CantorError
 
 RATE = 44100
@@ -59,3 +61,12 @@ def test_unknown_soundfont_is_a_clear_error(tmp_path):
     bogus.write_bytes(b"not a soundfont")
     with pytest.raises(CantorError, match="cannot load"):
         FluidRenderer([bogus])
+
+
+def test_bare_soundfont_names_resolve_to_known_fonts(tmp_path):
+    assert resolve_soundfont("TimGM6mb") == timgm6mb_soundfont()
+    assert resolve_soundfont("TimGM6mb.sf2") == timgm6mb_soundfont()
+    own = tmp_path / "mine.sf2"
+    own.write_bytes(b"")
+    assert resolve_soundfont(str(own)) == own
+    assert resolve_soundfont("no-such-font.sf2") == Path("no-such-font.sf2")

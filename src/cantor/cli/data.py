@@ -14,12 +14,12 @@ data_app = typer.Typer(help="Build and inspect labelled multitrack data.", no_ar
 
 
 def _soundfont_list(values: list[str] | None) -> tuple[str, ...]:
-    from cantor.data.render import default_soundfonts
+    from cantor.data.render import default_soundfonts, resolve_soundfont
 
     if not values:
         return tuple(str(path) for path in default_soundfonts())
     fonts = [item.strip() for value in values for item in value.split(",") if item.strip()]
-    return tuple(str(Path(font).expanduser()) for font in fonts)
+    return tuple(str(resolve_soundfont(font)) for font in fonts)
 
 
 @data_app.command("build")

@@ -199,3 +199,17 @@ def timgm6mb_soundfont() -> Path:
     import pretty_midi
 
     return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def resolve_soundfont(font: str) -> Path:
+    """A soundfont path, or the bare name of a known font (``TimGM6mb``, ``FluidR3_GM.sf2``, …) → its path.
+
+    Paths that do not exist are returned unchanged, for the build's own "not found" message.
+    """
+    path = Path(font).expanduser()
+    if path.exists() or path.parent != Path("."):
+        return path
+    for known in [*default_soundfonts(), timgm6mb_soundfont()]:
+        if font in (known.name, known.stem):
+            return known
+    return path
