@@ -56,6 +56,7 @@ def _train_tiny(task: str, toy_notes: Path, out: Path, **overrides) -> Path:
 
     from cantor.models.presets import analysis_preset
     from cantor.train.analysis import train_analysis_model
+    from cantor.train.runner import RunOptions
 
     model_config, train_config = analysis_preset(task, f"tiny-{task}")
     return train_analysis_model(
@@ -65,7 +66,7 @@ def _train_tiny(task: str, toy_notes: Path, out: Path, **overrides) -> Path:
         out=out,
         model_config=model_config,
         train_config=dataclasses.replace(train_config, **overrides),
-        progress=False,
+        options=RunOptions(progress=False),
     )
 
 

@@ -15,6 +15,7 @@ from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESepar
 from cantor.models.vocoder import VOCODER_KIND, build_vocoder
 from cantor.models.weights import load_weights, save_weights
 from cantor.train.logs import metric_logs
+from cantor.train.runner import RunOptions
 from cantor.train.separator import initialise_reconstruction_from_vocoder, train_separator
 
 from .toy import RATE, write_toy_folder
@@ -100,7 +101,9 @@ def test_tiny_separator_learns_the_toy_task(tmp_path):
     config, train = separator_preset("tiny")
     assert config.sample_rate == RATE
     train = dataclasses.replace(train, max_steps=240, val_every_steps=120, checkpoint_minutes=60)
-    run = train_separator(data=data, out=tmp_path / "run", model_config=config, train_config=train, progress=False)
+    run = train_separator(
+        data=data, out=tmp_path / "run", model_config=config, train_config=train, options=RunOptions(progress=False)
+    )
     _, payload = load_weights(run / "best", kind=SEPARATOR_KIND, build=_build)
     assert payload["metadata"]["metrics"]["valid/si_sdri"] > 10.0
     assert (run / "curves.png").read_bytes().startswith(b"\x89PNG")
@@ -112,11 +115,15 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
     config, train = separator_preset("tiny")
     first = dataclasses.replace(train, max_steps=6, val_every_steps=6, checkpoint_minutes=0.0)
     run = tmp_path / "run"
-    train_separator(data=data, out=run, model_config=config, train_config=first, progress=False, max_minutes=10)
+    train_separator(
+        data=data, out=run, model_config=config, train_config=first, options=RunOptions(progress=False, max_minutes=10)
+    )
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["global_step"] == 6
     longer = dataclasses.replace(first, max_steps=10)
-    train_separator(data=data, out=run, model_config=config, train_config=longer, progress=False, max_minutes=10)
+    train_separator(
+        data=data, out=run, model_config=config, train_config=longer, options=RunOptions(progress=False, max_minutes=10)
+    )
     _, payload = load_weights(run / "final", kind=SEPARATOR_KIND, build=_build)
     assert payload["metadata"]["step"] == 10  # continued from 6, not restarted from 0
     resumed = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -133,6 +140,12 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
     checkpoint.setdefault("callbacks", {})["Timer"] = {"time_elapsed": {stage: 3600.0 for stage in stages}}
     torch.save(checkpoint, run / "checkpoints" / "last.ckpt")
     timed = dataclasses.replace(first, max_steps=100_000)
-    train_separator(data=data, out=run, model_config=config, train_config=timed, progress=False, max_minutes=0.25)
+    train_separator(
+        data=data,
+        out=run,
+        model_config=config,
+        train_config=timed,
+        options=RunOptions(progress=False, max_minutes=0.25),
+    )
     _, payload = load_weights(run / "final", kind=SEPARATOR_KIND, build=_build)
     assert 13 <= payload["metadata"]["step"] < 100_000  # Lightning's restored timer stops it after one step

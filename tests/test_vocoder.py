@@ -21,6 +21,7 @@ from cantor.models.presets import vocoder_preset
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, WaveFlow, build_vocoder
 from cantor.models.weights import load_weights, save_weights
 from cantor.train import losses
+from cantor.train.runner import RunOptions
 from cantor.train.vocoder import train_vocoder
 
 from .toy import RATE, write_toy_folder
@@ -149,9 +150,11 @@ def test_training_runs_resumes_and_exports(tmp_path):
     data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
     config, train = vocoder_preset("tiny-gan")
     short = dataclasses.replace(train, max_steps=20, adversarial_start_step=10, val_every_steps=10)
-    run = train_vocoder(data=[data], out=tmp_path / "run", model_config=config, train_config=short, progress=False)
+    run = train_vocoder(
+        data=[data], out=tmp_path / "run", model_config=config, train_config=short, options=RunOptions(progress=False)
+    )
     longer = dataclasses.replace(short, max_steps=30)
-    train_vocoder(data=[data], out=run, model_config=config, train_config=longer, progress=False)
+    train_vocoder(data=[data], out=run, model_config=config, train_config=longer, options=RunOptions(progress=False))
     _, final = load_weights(run / "final", kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c)))
     assert final["metadata"]["step"] == 30  # continued from 20, and two optimiser steps per GAN step counted once
     _, best = load_weights(run / "best", kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c)))

@@ -10,160 +10,136 @@ from pathlib import Path
 import typer
 
 from cantor.errors import UsageError
+from cantor.train.runner import RunOptions
 
 train_app = typer.Typer(help="Train models.", no_args_is_help=True)
+
+
+def _run_options(*, threads: int | None, devices: str, **options) -> RunOptions:
+    """The CLI's run options (this command line recorded as the run's); sets torch's thread count."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return RunOptions(
+        devices=int(devices) if devices.isdigit() else devices,
+        command="cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        **options,
+    )
+
+
+def _recipe(preset_lookup, overrides: dict):
+    """``preset_lookup()`` → (model config, train config) with the train-config overrides that are not None."""
+    try:
+        model_config, train_config = preset_lookup()
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from error
+    return model_config, dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _check_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"--data {folder}: no such folder")
+
+
+def _trained(run: Path) -> None:
+    typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")
+
+
+_OUT = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint).")
+_MAX_STEPS = typer.Option(None, "--max-steps", help="Override the preset's number of steps.")
+_MAX_MINUTES = typer.Option(None, "--max-minutes", help="Stop after this much training time.")
+_BATCH_SIZE = typer.Option(None, "--batch-size", help="Override the preset's batch size.")
+_VAL_EVERY = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps.")
+_ACCELERATOR = typer.Option("cpu", help="cpu, gpu or auto.")
+_DEVICES = typer.Option("1", help="Number of devices (or 'auto').")
+_STRATEGY = typer.Option("auto", help="auto or ddp (several devices or nodes).")
+_THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
 
 
 @train_app.command("separator")
 def separator(
     data: Path = typer.Option(..., "--data", help="Data folder with train/ and valid/ splits."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint)."),
+    out: Path = _OUT,
     preset: str = typer.Option("band-small", help="Model and recipe preset."),
     sources: str = typer.Option(None, help="Comma-separated stem names (default: the preset's)."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
-    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
-    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
-    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
-    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
-    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    max_steps: int = _MAX_STEPS,
+    max_minutes: float = _MAX_MINUTES,
+    batch_size: int = _BATCH_SIZE,
+    val_every: int = _VAL_EVERY,
+    accelerator: str = _ACCELERATOR,
+    devices: str = _DEVICES,
+    strategy: str = _STRATEGY,
+    threads: int = _THREADS,
     init_vocoder: str = typer.Option(
         None, "--init-vocoder", help="Start the reconstruction network from this vocoder (presets *-vocoder)."
     ),
 ) -> None:
     """Train a TCN-VAE separator; writes checkpoints, logs, curves.png, best/ and final/ (safetensors)."""
-    import torch
-
     from cantor.models.presets import separator_preset
     from cantor.train.separator import train_separator
 
-    if not data.is_dir():
-        raise UsageError(f"--data {data}: no such folder")
-    try:
-        model_config, train_config = separator_preset(
-            preset, sources=tuple(s.strip() for s in sources.split(",")) if sources else None
-        )
-    except KeyError as error:
-        raise UsageError(str(error.args[0])) from error
-    overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
-    train_config = dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
-    if threads:
-        torch.set_num_threads(threads)
-    command = "cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run = train_separator(
-        data=data,
-        out=out,
-        model_config=model_config,
-        train_config=train_config,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        devices=int(devices) if devices.isdigit() else devices,
-        strategy=strategy,
-        command=command,
-        init_vocoder=init_vocoder,
+    _check_folders([data])
+    stems = tuple(s.strip() for s in sources.split(",")) if sources else None
+    model_config, train_config = _recipe(
+        lambda: separator_preset(preset, sources=stems),
+        {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every},
     )
-    typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")
+    options = _run_options(
+        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+    )
+    _trained(
+        train_separator(
+            data=data,
+            out=out,
+            model_config=model_config,
+            train_config=train_config,
+            init_vocoder=init_vocoder,
+            options=options,
+        )
+    )
 
 
 @train_app.command("vocoder")
 def vocoder(
     data: list[Path] = typer.Option(..., "--data", help="Data folder(s) with train/ and valid/ (repeat for several)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint)."),
+    out: Path = _OUT,
     preset: str = typer.Option("gan-small", help="gan-small, waveflow-small, waveflow-small-attention, … (tiny-*)."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
-    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
-    val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
+    max_steps: int = _MAX_STEPS,
+    max_minutes: float = _MAX_MINUTES,
+    batch_size: int = _BATCH_SIZE,
+    val_every: int = _VAL_EVERY,
     adversarial_start: int = typer.Option(
         None, "--adversarial-start", help="GAN: step at which the discriminators join (reconstruction-only before)."
     ),
-    accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
-    devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
-    strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    accelerator: str = _ACCELERATOR,
+    devices: str = _DEVICES,
+    strategy: str = _STRATEGY,
+    threads: int = _THREADS,
 ) -> None:
     """Train a vocoder (GAN or WaveFlow) on every stem and mixture of the data; writes best/ and final/."""
-    import torch
-
     from cantor.models.presets import vocoder_preset
     from cantor.train.vocoder import train_vocoder
 
-    for folder in data:
-        if not folder.is_dir():
-            raise UsageError(f"--data {folder}: no such folder")
-    try:
-        model_config, train_config = vocoder_preset(preset)
-    except KeyError as error:
-        raise UsageError(str(error.args[0])) from error
+    _check_folders(data)
     overrides = {
         "max_steps": max_steps,
         "batch_size": batch_size,
         "val_every_steps": val_every,
         "adversarial_start_step": adversarial_start,
     }
-    train_config = dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
-    if threads:
-        torch.set_num_threads(threads)
-    command = "cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run = train_vocoder(
-        data=list(data),
-        out=out,
-        model_config=model_config,
-        train_config=train_config,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        devices=int(devices) if devices.isdigit() else devices,
-        strategy=strategy,
-        command=command,
+    model_config, train_config = _recipe(lambda: vocoder_preset(preset), overrides)
+    options = _run_options(
+        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
     )
-    typer.echo(f"trained → {run} (best/ and final/ hold the weights, curves.png the curves)")
-
-
-def _train_analysis(
-    task: str,
-    *,
-    data: list[Path],
-    cache: Path,
-    out: Path,
-    preset: str,
-    overrides: dict,
-    threads: int | None,
-    devices: str,
-    **run,
-) -> None:
-    import torch
-
-    from cantor.models.presets import analysis_preset
-    from cantor.train.analysis import train_analysis_model
-
-    for folder in data:
-        if not folder.is_dir():
-            raise UsageError(f"--data {folder}: no such folder")
-    try:
-        model_config, train_config = analysis_preset(task, preset)
-    except KeyError as error:
-        raise UsageError(str(error.args[0])) from error
-    train_config = dataclasses.replace(train_config, **{k: v for k, v in overrides.items() if v is not None})
-    if threads:
-        torch.set_num_threads(threads)
-    trained = train_analysis_model(
-        task,
-        data=list(data),
-        cache=cache,
-        out=out,
-        model_config=model_config,
-        train_config=train_config,
-        devices=int(devices) if devices.isdigit() else devices,
-        command="cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        **run,
+    _trained(
+        train_vocoder(data=list(data), out=out, model_config=model_config, train_config=train_config, options=options)
     )
-    typer.echo(f"trained → {trained} (best/ and final/ hold the weights, curves.png the curves)")
 
 
 _DATA = typer.Option(..., "--data", help="Data folder(s) built by Cantor (repeat for several).")
 _CACHE = typer.Option(Path("data/cache"), "--cache", help="Where the stems' CQTs are cached (built on first use).")
-_OUT = typer.Option(..., "--out", "-o", help="Run folder (resumes from its last checkpoint).")
 
 
 def _analysis_command(task: str, default_preset: str, summary: str):
@@ -175,28 +151,34 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         out: Path = _OUT,
         preset: str = typer.Option(default_preset, help=f"{default_preset} (or tiny-{task})."),
         songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
-        max_steps: int = typer.Option(None, "--max-steps", help="Override the preset's number of steps."),
-        max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after this much training time."),
-        batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
-        val_every: int = typer.Option(None, "--val-every", help="Validate (and export best/) every N steps."),
-        accelerator: str = typer.Option("cpu", help="cpu, gpu or auto."),
-        devices: str = typer.Option("1", help="Number of devices (or 'auto')."),
-        strategy: str = typer.Option("auto", help="auto or ddp (several devices or nodes)."),
-        threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+        max_steps: int = _MAX_STEPS,
+        max_minutes: float = _MAX_MINUTES,
+        batch_size: int = _BATCH_SIZE,
+        val_every: int = _VAL_EVERY,
+        accelerator: str = _ACCELERATOR,
+        devices: str = _DEVICES,
+        strategy: str = _STRATEGY,
+        threads: int = _THREADS,
     ) -> None:
+        from cantor.models.presets import analysis_preset
+        from cantor.train.analysis import train_analysis_model
+
+        _check_folders(data)
         overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
-        _train_analysis(
-            task,
-            data=data,
-            cache=cache,
-            out=out,
-            preset=preset,
-            overrides=overrides,
-            threads=threads,
-            devices=devices,
-            max_minutes=max_minutes,
-            accelerator=accelerator,
-            strategy=strategy,
+        model_config, train_config = _recipe(lambda: analysis_preset(task, preset), overrides)
+        options = _run_options(
+            threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+        )
+        _trained(
+            train_analysis_model(
+                task,
+                data=list(data),
+                cache=cache,
+                out=out,
+                model_config=model_config,
+                train_config=train_config,
+                options=options,
+            )
         )
 
     command.__doc__ = summary

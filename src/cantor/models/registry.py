@@ -15,7 +15,7 @@ def shipped_models_root() -> Path:
 
 
 def available_models(kind: str | None = None) -> dict[str, Path]:
-    """Shipped models by name, all of them or only those of ``kind`` ("separator", "vocoder")."""
+    """Shipped models by name, all of them or only those of one ``kind`` ("separator", "vocoder", "transcriber", …)."""
     root = shipped_models_root()
     if not root.is_dir():
         return {}

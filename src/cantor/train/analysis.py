@@ -22,7 +22,7 @@ from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, Inst
 from cantor.models.presets import AnalysisTrainConfig
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
 from cantor.train.losses import check_loss_names
-from cantor.train.runner import model_exporter, run_training, warmup_cosine
+from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
 
 TASKS = ("transcriber", "classifier")
 
@@ -36,13 +36,7 @@ class _AnalysisSystem(L.LightningModule):
     def configure_optimizers(self):
         config = self.train_config
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-        scheduler = warmup_cosine(
-            optimiser,
-            warmup_steps=config.warmup_steps,
-            max_steps=config.max_steps,
-            learning_rate=config.learning_rate,
-            final_learning_rate=config.final_learning_rate,
-        )
+        scheduler = warmup_cosine(optimiser, config)
         return [optimiser], [{"scheduler": scheduler, "interval": "step"}]
 
     def on_train_epoch_start(self) -> None:
@@ -168,12 +162,7 @@ def train_analysis_model(
     out: Path,
     model_config: TranscriberConfig | InstrumentClassifierConfig,
     train_config: AnalysisTrainConfig,
-    max_minutes: float | None = None,
-    accelerator: str = "cpu",
-    devices: int | str = 1,
-    strategy: str = "auto",
-    command: str = "",
-    progress: bool = True,
+    options: RunOptions = RunOptions(),
 ) -> Path:
     """Build the stem cache if needed, train (or resume), export ``out/best`` and ``out/final``."""
     if task not in TASKS:
@@ -206,13 +195,7 @@ def train_analysis_model(
         train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
     )
     valid_loader = DataLoader(valid_set, batch_size=8, num_workers=0)
-    run_info = {
-        "command": command,
-        "data": ", ".join(str(path) for path in data),
-        "model": model_config.to_dict(),
-        "train": dataclasses.asdict(train_config),
-        "train_data": train_set.describe(),
-    }
+    run_info = describe_run(options, data, model_config, train_config, train_set.describe())
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system_class = TranscriberSystem if transcriber else InstrumentSystem
     system = system_class(model_config.to_dict(), dataclasses.asdict(train_config))
@@ -228,11 +211,7 @@ def train_analysis_model(
         max_steps=train_config.max_steps,
         val_items=len(valid_loader),
         checkpoint_minutes=train_config.checkpoint_minutes,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        progress=progress,
+        options=options,
     )
 
 

@@ -4,11 +4,14 @@ logs that survive a resume, curves, and ``run.json`` — around any Lightning sy
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import lightning as L
 import torch
@@ -22,6 +25,43 @@ from cantor.train.logs import metric_logs, set_aside_previous_metrics
 from cantor.train.plots import plot_training_curves
 
 Export = Callable[[L.LightningModule, Path, dict], Path]  # (system, folder, metadata) → folder
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out, as opposed to the recipe of what is trained; the same for every Cantor model.
+
+    ``max_minutes`` limits this session only (a resumed run gets the time again); ``command`` is the command line
+    that started the run, recorded in ``run.json`` and in the exported weights.
+    """
+
+    max_minutes: float | None = None
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    command: str = ""
+    progress: bool = True
+
+
+class Schedule(Protocol):
+    """The fields of every training recipe that the learning-rate schedule reads."""
+
+    warmup_steps: int
+    max_steps: int
+    learning_rate: float
+    final_learning_rate: float
+
+
+def describe_run(options: RunOptions, data, model_config, train_config, train_data: str) -> dict:
+    """``run.json``'s content: what was trained on what, with which command."""
+    folders = data if isinstance(data, list | tuple) else [data]
+    return {
+        "command": options.command,
+        "data": ", ".join(str(path) for path in folders),
+        "model": model_config.to_dict(),
+        "train": dataclasses.asdict(train_config),
+        "train_data": train_data,
+    }
 
 
 def model_exporter(kind: str) -> Export:
@@ -39,16 +79,11 @@ def model_exporter(kind: str) -> Export:
     return export
 
 
-def warmup_cosine(
-    optimiser: torch.optim.Optimizer,
-    *,
-    warmup_steps: int,
-    max_steps: int,
-    learning_rate: float,
-    final_learning_rate: float,
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up to ``learning_rate``, then a cosine down to ``final_learning_rate`` at ``max_steps``."""
-    floor = final_learning_rate / learning_rate
+def warmup_cosine(optimiser: torch.optim.Optimizer, recipe: Schedule) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the recipe's ``learning_rate``, then a cosine down to ``final_learning_rate`` at
+    ``max_steps``."""
+    floor = recipe.final_learning_rate / recipe.learning_rate
+    warmup_steps, max_steps = recipe.warmup_steps, recipe.max_steps
 
     def factor(step: int) -> float:
         if step < warmup_steps:
@@ -147,11 +182,7 @@ def run_training(
     steps_per_update: int = 1,
     val_items: int,
     checkpoint_minutes: float,
-    max_minutes: float | None = None,
-    accelerator: str = "cpu",
-    devices: int | str = 1,
-    strategy: str = "auto",
-    progress: bool = True,
+    options: RunOptions = RunOptions(),
 ) -> Path:
     """Fit ``system`` (resuming from ``out/checkpoints/last.ckpt``), then export ``out/final`` and draw the curves.
 
@@ -166,18 +197,18 @@ def run_training(
     metadata = {key: run_info[key] for key in ("command", "data", "train_data") if key in run_info}
     set_aside_previous_metrics(out / "logs")
     trainer = L.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
+        accelerator=options.accelerator,
+        devices=options.devices,
+        strategy=options.strategy,
         max_steps=max_steps * steps_per_update,
         logger=CSVLogger(out, name="logs", version=""),
         callbacks=[
-            *([SessionTimeLimit(max_minutes)] if max_minutes else []),
+            *([SessionTimeLimit(options.max_minutes)] if options.max_minutes else []),
             PeriodicCheckpoint(out / "checkpoints", minutes=checkpoint_minutes),
             ExportBest(out, metadata, export=export, monitor=monitor, mode=mode, steps_per_update=steps_per_update),
         ],
         enable_checkpointing=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=options.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=10,

@@ -23,7 +23,7 @@ from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.models.weights import load_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
-from cantor.train.runner import model_exporter, run_training, warmup_cosine
+from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
 
 
 class SeparatorSystem(L.LightningModule):
@@ -58,13 +58,7 @@ class SeparatorSystem(L.LightningModule):
         config = self.train_config
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate)
 
-        scheduler = warmup_cosine(
-            optimiser,
-            warmup_steps=config.warmup_steps,
-            max_steps=config.max_steps,
-            learning_rate=config.learning_rate,
-            final_learning_rate=config.final_learning_rate,
-        )
+        scheduler = warmup_cosine(optimiser, config)
         if self.discriminator is None:
             return [optimiser], [scheduler]
         disc_optimiser = torch.optim.Adam(
@@ -211,22 +205,11 @@ def train_separator(
     model_config: SeparatorConfig,
     train_config: SeparatorTrainConfig,
     init_vocoder: str | Path | None = None,
-    max_minutes: float | None = None,
-    accelerator: str = "cpu",
-    devices: int | str = 1,
-    strategy: str = "auto",
-    command: str = "",
-    progress: bool = True,
+    options: RunOptions = RunOptions(),
 ) -> Path:
     """Train (or resume from ``out/checkpoints/last.ckpt``) and export ``out/best`` and ``out/final``."""
     train_loader, valid_loader = separator_dataloaders(data, model_config, train_config)
-    run_info = {
-        "command": command,
-        "data": str(data),
-        "model": model_config.to_dict(),
-        "train": dataclasses.asdict(train_config),
-        "train_data": train_loader.dataset.describe(),
-    }
+    run_info = describe_run(options, data, model_config, train_config, train_loader.dataset.describe())
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system = SeparatorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
     if init_vocoder is not None:  # on a resume the checkpoint's weights replace these
@@ -245,9 +228,5 @@ def train_separator(
         steps_per_update=2 if train_config.discriminator else 1,  # Lightning counts every optimiser step
         val_items=train_config.val_items,
         checkpoint_minutes=train_config.checkpoint_minutes,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        progress=progress,
+        options=options,
     )

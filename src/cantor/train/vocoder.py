@@ -21,7 +21,7 @@ from cantor.models.presets import VocoderTrainConfig
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.nn.vocoder_discriminators import VocoderDiscriminator
 from cantor.train import losses
-from cantor.train.runner import model_exporter, run_training, warmup_cosine
+from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
 
 
 class VocoderSystem(L.LightningModule):
@@ -54,13 +54,7 @@ class VocoderSystem(L.LightningModule):
         config = self.train_config
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, betas=(0.8, 0.99))
 
-        scheduler = warmup_cosine(
-            optimiser,
-            warmup_steps=config.warmup_steps,
-            max_steps=config.max_steps,
-            learning_rate=config.learning_rate,
-            final_learning_rate=config.final_learning_rate,
-        )
+        scheduler = warmup_cosine(optimiser, config)
         if self.discriminator is None:
             return [optimiser], [scheduler]
         disc_optimiser = torch.optim.AdamW(
@@ -189,22 +183,11 @@ def train_vocoder(
     out: Path,
     model_config: VocoderConfig,
     train_config: VocoderTrainConfig,
-    max_minutes: float | None = None,
-    accelerator: str = "cpu",
-    devices: int | str = 1,
-    strategy: str = "auto",
-    command: str = "",
-    progress: bool = True,
+    options: RunOptions = RunOptions(),
 ) -> Path:
     """Train (or resume from ``out/checkpoints/last.ckpt``) and export ``out/best`` (lowest validation mel L1)."""
     train_loader, valid_loader = vocoder_dataloaders(data, model_config, train_config)
-    run_info = {
-        "command": command,
-        "data": ", ".join(str(path) for path in data),
-        "model": model_config.to_dict(),
-        "train": dataclasses.asdict(train_config),
-        "train_data": train_loader.dataset.describe(),
-    }
+    run_info = describe_run(options, data, model_config, train_config, train_loader.dataset.describe())
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system = VocoderSystem(model_config.to_dict(), dataclasses.asdict(train_config))
     return run_training(
@@ -220,9 +203,5 @@ def train_vocoder(
         steps_per_update=system.steps_per_update,
         val_items=train_config.val_items,
         checkpoint_minutes=train_config.checkpoint_minutes,
-        max_minutes=max_minutes,
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        progress=progress,
+        options=options,
     )
