@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import librosa
@@ -27,6 +25,8 @@ from cantor.models.separator import SeparatorConfig, TCNVAESeparator
 from cantor.models.transcriber import TRANSCRIBER_KIND
 from cantor.models.weights import load_weights
 
+from .test_cli import cantor
+
 EXAMPLE = Path(__file__).parent.parent / "examples" / "band-example"
 
 
@@ -45,11 +45,7 @@ def test_shipped_models_are_there_with_cards_and_load_strictly():
 
 
 def test_cli_separates_the_bundled_example_with_band(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "cantor.cli.main", "separate", str(EXAMPLE / "mixture.flac"), "-o", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
+    result = cantor("separate", str(EXAMPLE / "mixture.flac"), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "band" / "mixture"
     mixture, rate = soundfile.read(EXAMPLE / "mixture.flac", dtype="float32", always_2d=True)
@@ -88,11 +84,7 @@ def test_cli_resynthesises_the_bundled_example(tmp_path, model, seconds, ratio):
     source = tmp_path / "excerpt.wav"
     soundfile.write(source, excerpt, rate, subtype="FLOAT")
     out = tmp_path / "resynth.wav"
-    result = subprocess.run(
-        [sys.executable, "-m", "cantor.cli.main", "vocode", str(source), "-o", str(out), "-m", model],
-        capture_output=True,
-        text=True,
-    )
+    result = cantor("vocode", str(source), "-o", str(out), "-m", model)
     assert result.returncode == 0, result.stderr
     written, written_rate = soundfile.read(out, dtype="float32", always_2d=True)
     assert written_rate == rate and written.shape == excerpt.shape
@@ -132,11 +124,7 @@ def test_shipped_models_transcribe_a_scale_rendered_with_an_unseen_soundfont():
 
 def test_cli_analyzes_the_bundled_example_with_the_shipped_models(tmp_path):
     """Separate → transcribe → classify, end to end: the separated bass and melody carry their notes and families."""
-    result = subprocess.run(
-        [sys.executable, "-m", "cantor.cli.main", "analyze", str(EXAMPLE / "mixture.flac"), "-o", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
+    result = cantor("analyze", str(EXAMPLE / "mixture.flac"), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "mixture"
     assert "report.html" in result.stdout
