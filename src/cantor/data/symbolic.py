@@ -1,0 +1,227 @@
+"""Scores ↔ the generator's tensors: monophonic voices on a sixteenth-note grid, a token per voice and step.
+
+Each voice's token at a step is ``REST`` (0), ``HOLD`` (1: the note sounding at the previous step goes on) or
+``ONSET + pitch - low`` (a new note of that pitch). Four voices give the chorales' soprano, alto, tenor and bass;
+one voice a folk melody. The grid is exact for everything at sixteenth-note resolution (all but four of the 351
+chorales); a piece with shorter notes, or notes outside the pitch range, is refused with the reason.
+
+Time follows the corpus (:mod:`cantor.data.corpus`): ticks of 1/48 quarter note, bar lines every ``bar_ticks``
+from ``downbeat``. Windows start on bar lines so that the model always sees a bar as a bar; a pickup is padded
+with rests to a full bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cantor.data.corpus import CHORALE_VOICES, TICKS_PER_QUARTER, Note, Piece
+from cantor.errors import CantorError
+from cantor.files import atomic_path
+
+REST, HOLD, ONSET = 0, 1, 2
+STEPS_PER_QUARTER = 4
+TICKS_PER_STEP = TICKS_PER_QUARTER // STEPS_PER_QUARTER
+
+
+class NotRepresentable(CantorError):
+    """A piece that the converter's grid or range cannot hold exactly."""
+
+
+@dataclass(frozen=True)
+class VoiceGridConverter:
+    """``voices`` named as in the corpus, pitches ``low``…``high`` (MIDI), bars of ``steps_per_bar`` sixteenths
+    (16: 4/4 only), windows of ``bars`` bars."""
+
+    voices: tuple[str, ...] = CHORALE_VOICES
+    low: int = 28
+    high: int = 96
+    steps_per_bar: int = 16
+    bars: int = 4
+
+    @property
+    def vocabulary(self) -> int:
+        """Tokens per voice: rest, hold and one onset per pitch."""
+        return ONSET + self.high - self.low + 1
+
+    @property
+    def window_steps(self) -> int:
+        return self.bars * self.steps_per_bar
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(payload: dict) -> VoiceGridConverter:
+        return VoiceGridConverter(**{**payload, "voices": tuple(payload["voices"])})
+
+    # --- whole pieces ---------------------------------------------------------------------------------------
+
+    def encode(self, piece: Piece, *, transpose: int = 0) -> np.ndarray:
+        """``piece`` → tokens ``[steps, voices]`` from the bar line at or before its first note (whole bars)."""
+        bar_ticks = self.steps_per_bar * TICKS_PER_STEP
+        if piece.bar_ticks != bar_ticks:
+            raise NotRepresentable(f"{piece.piece_id}: meter {piece.meter[0]}/{piece.meter[1]} is not 4/4")
+        missing = [voice for voice in self.voices if voice not in piece.voices]
+        if missing:
+            raise NotRepresentable(f"{piece.piece_id}: no voice {', '.join(missing)}")
+        start = piece.downbeat - bar_ticks if piece.downbeat else 0
+        bars = -(-(piece.length_ticks - start) // bar_ticks)
+        tokens = np.full((bars * self.steps_per_bar, len(self.voices)), REST, dtype=np.int64)
+        for column, voice in enumerate(self.voices):
+            for note in piece.voices[voice]:
+                pitch = note.pitch + transpose
+                if note.onset % TICKS_PER_STEP or note.duration % TICKS_PER_STEP:
+                    raise NotRepresentable(f"{piece.piece_id}: {voice} has notes shorter than a sixteenth")
+                if not self.low <= pitch <= self.high:
+                    raise NotRepresentable(f"{piece.piece_id}: {voice} pitch {pitch} outside {self.low}–{self.high}")
+                first = (note.onset - start) // TICKS_PER_STEP
+                last = first + note.duration // TICKS_PER_STEP
+                tokens[first, column] = ONSET + pitch - self.low
+                tokens[first + 1 : last, column] = HOLD
+        return tokens
+
+    def decode(self, tokens: np.ndarray) -> dict[str, tuple[Note, ...]]:
+        """Tokens ``[steps, voices]`` → notes per voice (ticks from the first step). A hold after a rest (which a
+        sampled sequence may contain) is read as a rest."""
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 2 or tokens.shape[1] != len(self.voices):
+            raise CantorError(f"tokens must be [steps, {len(self.voices)}], got {list(tokens.shape)}")
+        voices = {}
+        for column, voice in enumerate(self.voices):
+            notes, onset, pitch = [], None, 0
+            for step, token in enumerate([*tokens[:, column].tolist(), REST]):
+                if token == HOLD and onset is not None:
+                    continue
+                if onset is not None:
+                    notes.append(Note(onset * TICKS_PER_STEP, (step - onset) * TICKS_PER_STEP, pitch))
+                    onset = None
+                if token >= ONSET:
+                    onset, pitch = step, self.low + token - ONSET
+            voices[voice] = tuple(notes)
+        return voices
+
+    # --- training windows -----------------------------------------------------------------------------------
+
+    def to_tensors(self, piece: Piece, *, transpose: int = 0, hop_bars: int = 1) -> list[np.ndarray]:
+        """Windows ``[bars · steps_per_bar, voices]`` every ``hop_bars`` bars. A note held into a window starts
+        there (each window stands alone); windows where every voice rests are left out."""
+        tokens = self.encode(piece, transpose=transpose)
+        windows = []
+        for start in range(0, len(tokens) - self.window_steps + 1, hop_bars * self.steps_per_bar):
+            window = tokens[start : start + self.window_steps].copy()
+            if (window == REST).all():
+                continue
+            carried = window[0] == HOLD
+            if carried.any():  # the onset that this hold continues lies before the window
+                previous = tokens[: start + 1]
+                for column in np.flatnonzero(carried):
+                    onsets = np.flatnonzero(previous[:, column] >= ONSET)
+                    window[0, column] = previous[onsets[-1], column]
+            windows.append(window)
+        return windows
+
+    def from_tensors(self, tokens: np.ndarray, *, title: str = "generated", tonic_pc: int = 0) -> Piece:
+        """Tokens ``[steps, voices]`` → a 4/4 :class:`Piece` (for MIDI, MusicXML and rendering)."""
+        bar_ticks = self.steps_per_bar * TICKS_PER_STEP
+        return Piece(
+            piece_id=title,
+            source="generated",
+            title=title,
+            tonic_pc=tonic_pc,
+            mode="major",
+            meter=(4, 4),
+            bar_ticks=bar_ticks,
+            beat_ticks=TICKS_PER_QUARTER,
+            downbeat=0,
+            voices=self.decode(tokens),
+            tune_group=title,
+        )
+
+
+# --- MIDI files ----------------------------------------------------------------------------------------------
+
+
+def piece_from_midi(path: str | Path, voices: tuple[str, ...]) -> Piece:
+    """A user's MIDI file → a :class:`Piece` with ``voices`` taken from its non-drum tracks, highest first (the
+    top track is the melody or soprano). Times are read in beats, so tempo changes do not matter."""
+    import pretty_midi
+
+    path = Path(path)
+    try:
+        midi = pretty_midi.PrettyMIDI(str(path))
+    except Exception as error:  # pretty_midi/mido raise many kinds of errors for files that are not MIDI
+        raise CantorError(f"{path}: not a readable MIDI file ({error})") from error
+    tracks = [track for track in midi.instruments if not track.is_drum and track.notes]
+    if not tracks:
+        raise CantorError(f"{path}: no notes (drum tracks aside)")
+    if len(tracks) < len(voices):
+        raise CantorError(f"{path}: {len(tracks)} pitched track(s), {len(voices)} needed ({', '.join(voices)})")
+    tracks.sort(key=lambda track: -np.mean([note.pitch for note in track.notes]))
+    beats = midi.get_beats()
+
+    def ticks(seconds: float) -> int:
+        beat = np.interp(seconds, beats, np.arange(len(beats)), right=np.nan)
+        if np.isnan(beat):  # past the last beat marker: extend at the last tempo
+            spacing = beats[-1] - beats[-2] if len(beats) > 1 else 0.5
+            beat = len(beats) - 1 + (seconds - beats[-1]) / spacing
+        return int(round(beat * TICKS_PER_QUARTER))
+
+    notes = {}
+    for name, track in zip(voices, tracks, strict=False):
+        events = sorted((ticks(note.start), ticks(note.end), note.pitch) for note in track.notes)
+        monophonic: list[Note] = []
+        for onset, end, pitch in events:
+            if monophonic and monophonic[-1].onset == onset:  # a chord: keep its top note
+                if pitch > monophonic[-1].pitch:
+                    monophonic[-1] = Note(onset, end - onset, pitch)
+                continue
+            if monophonic and onset < monophonic[-1].onset + monophonic[-1].duration:
+                last = monophonic[-1]
+                monophonic[-1] = Note(last.onset, onset - last.onset, last.pitch)
+            if end > onset:
+                monophonic.append(Note(onset, end - onset, pitch))
+        notes[name] = tuple(monophonic)
+    signature = midi.time_signature_changes[0] if midi.time_signature_changes else None
+    meter = (signature.numerator, signature.denominator) if signature else (4, 4)
+    bar_ticks = TICKS_PER_QUARTER * 4 * meter[0] // meter[1]
+    return Piece(
+        piece_id=path.stem,
+        source="midi",
+        title=path.stem,
+        tonic_pc=0,
+        mode="major",
+        meter=meter,
+        bar_ticks=bar_ticks,
+        beat_ticks=TICKS_PER_QUARTER,
+        downbeat=0,
+        voices=notes,
+        tune_group=path.stem,
+    )
+
+
+def piece_to_midi(piece: Piece, path: str | Path, *, tempo_bpm: float = 90.0, programs: dict[str, int] | None = None):
+    """Write ``piece`` as a MIDI file: one track per voice (GM ``programs`` by voice name, default 0)."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm)
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(piece.meter[0], piece.meter[1], 0.0))
+    seconds_per_tick = 60.0 / tempo_bpm / TICKS_PER_QUARTER
+    for name, notes in piece.voices.items():
+        track = pretty_midi.Instrument(program=(programs or {}).get(name, 0), name=name)
+        track.notes = [
+            pretty_midi.Note(
+                velocity=80,
+                pitch=note.pitch,
+                start=note.onset * seconds_per_tick,
+                end=(note.onset + note.duration) * seconds_per_tick,
+            )
+            for note in notes
+        ]
+        midi.instruments.append(track)
+    with atomic_path(path) as temporary:
+        midi.write(str(temporary))
+    return midi
