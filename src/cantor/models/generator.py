@@ -1,0 +1,158 @@
+"""The symbolic generator: an LSTM-VAE over voice grids with a hierarchical decoder, after MusicVAE.
+
+A bidirectional LSTM reads a window of ``bars`` bars (every voice's token at every sixteenth) and gives the mean and
+log-variance of a latent code ``z``. The decoder is two-level: a *conductor* LSTM unrolls ``z`` into one embedding
+per bar, and a bar decoder LSTM, restarted from each bar's embedding, writes that bar step by step (each step sees
+the tokens of the step before, and the bar embedding). Restarting per bar is what keeps a long decoder from
+ignoring ``z`` (posterior collapse): the bar decoder's memory cannot outlast a bar, so structure across bars must
+come through the latent.
+
+Voices are predicted jointly per step (one state, one softmax per voice), so the four chorale voices move together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cantor.data.symbolic import REST, VoiceGridConverter
+
+GENERATOR_KIND = "generator"
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    converter: VoiceGridConverter = field(default_factory=VoiceGridConverter)
+    embedding: int = 32  # per voice token
+    encoder_hidden: int = 256  # per direction
+    latent: int = 128
+    conductor_hidden: int = 256
+    bar_embedding: int = 128
+    decoder_hidden: int = 256
+    decoder_layers: int = 2
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(payload: dict) -> GeneratorConfig:
+        payload = dict(payload)
+        payload["converter"] = VoiceGridConverter.from_dict(payload["converter"])
+        return GeneratorConfig(**payload)
+
+
+class LSTMVAE(nn.Module):
+    """Tokens ``[batch, steps, voices]`` (steps = bars · steps_per_bar) ↔ latent ``[batch, latent]``."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        grid = config.converter
+        self.voices, self.vocabulary = len(grid.voices), grid.vocabulary
+        self.bars, self.steps_per_bar = grid.bars, grid.steps_per_bar
+        step_width = self.voices * config.embedding
+        self.embed = nn.Embedding(self.vocabulary, config.embedding)
+        self.encoder = nn.LSTM(step_width, config.encoder_hidden, batch_first=True, bidirectional=True)
+        self.to_posterior = nn.Linear(2 * config.encoder_hidden, 2 * config.latent)
+        self.conductor_start = nn.Linear(config.latent, 2 * config.conductor_hidden)
+        self.conductor = nn.LSTMCell(1, config.conductor_hidden)
+        self.to_bar = nn.Linear(config.conductor_hidden, config.bar_embedding)
+        self.bar_start = nn.Linear(config.bar_embedding, 2 * config.decoder_layers * config.decoder_hidden)
+        self.decoder = nn.LSTM(
+            step_width + config.bar_embedding, config.decoder_hidden, config.decoder_layers, batch_first=True
+        )
+        self.to_tokens = nn.Linear(config.decoder_hidden, self.voices * self.vocabulary)
+
+    # --- encoder --------------------------------------------------------------------------------------------
+
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[B, T, V]`` → ``[B, T, V · embedding]``."""
+        return self.embed(tokens).flatten(2)
+
+    def encode(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, T, V]`` → posterior mean and log-variance, each ``[B, latent]``."""
+        _, (hidden, _) = self.encoder(self._embed(tokens))
+        summary = torch.cat([hidden[0], hidden[1]], dim=-1)  # last forward and last backward states
+        mean, log_variance = self.to_posterior(summary).chunk(2, dim=-1)
+        return mean, log_variance
+
+    # --- decoder --------------------------------------------------------------------------------------------
+
+    def bar_embeddings(self, z: torch.Tensor) -> torch.Tensor:
+        """``[B, latent]`` → one embedding per bar ``[B, bars, bar_embedding]`` (the conductor)."""
+        hidden, cell = torch.tanh(self.conductor_start(z)).chunk(2, dim=-1)
+        silence = z.new_zeros(z.shape[0], 1)
+        bars = []
+        for _ in range(self.bars):
+            hidden, cell = self.conductor(silence, (hidden, cell))
+            bars.append(self.to_bar(hidden))
+        return torch.stack(bars, dim=1)
+
+    def _bar_state(self, bar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, bar_embedding]`` → the bar decoder's initial (h, c), each ``[layers, B, hidden]``."""
+        layers, hidden = self.config.decoder_layers, self.config.decoder_hidden
+        h, c = torch.tanh(self.bar_start(bar)).view(-1, 2, layers, hidden).permute(1, 2, 0, 3).contiguous()
+        return h, c
+
+    def decode_logits(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced decoding: ``z [B, latent]``, targets ``[B, T, V]`` → logits ``[B, T, V, vocabulary]``."""
+        batch = tokens.shape[0]
+        # each step sees the step before; the first step of every bar sees a rest (bars are decoded apart)
+        previous = F.pad(tokens, (0, 0, 1, 0), value=REST)[:, :-1]
+        previous = previous.view(batch, self.bars, self.steps_per_bar, self.voices)
+        previous[:, :, 0] = REST
+        embedded = self._embed(previous.reshape(batch * self.bars, self.steps_per_bar, self.voices))
+        bars = self.bar_embeddings(z).reshape(batch * self.bars, -1)
+        inputs = torch.cat([embedded, bars[:, None].expand(-1, self.steps_per_bar, -1)], dim=-1)
+        outputs, _ = self.decoder(inputs, self._bar_state(bars))
+        logits = self.to_tokens(outputs)  # (B·bars, steps, V·vocabulary)
+        return logits.view(batch, self.bars * self.steps_per_bar, self.voices, self.vocabulary)
+
+    def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Training pass: ``{"logits", "mean", "log_variance"}`` with ``z`` drawn from the posterior."""
+        mean, log_variance = self.encode(tokens)
+        z = mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
+        return {"logits": self.decode_logits(z, tokens), "mean": mean, "log_variance": log_variance}
+
+    @torch.no_grad()
+    def sample(
+        self, z: torch.Tensor, *, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``z [B, latent]`` → tokens ``[B, T, V]``; temperature 0 takes the most likely token at every step."""
+        batch = z.shape[0]
+        bars = self.bar_embeddings(z)
+        out = torch.empty(batch, self.bars * self.steps_per_bar, self.voices, dtype=torch.long)
+        for bar in range(self.bars):
+            state = self._bar_state(bars[:, bar])
+            previous = torch.full((batch, 1, self.voices), REST, dtype=torch.long)
+            for step in range(self.steps_per_bar):
+                inputs = torch.cat([self._embed(previous), bars[:, bar, None]], dim=-1)
+                output, state = self.decoder(inputs, state)
+                logits = self.to_tokens(output[:, 0]).view(batch, self.voices, self.vocabulary)
+                if temperature <= 0:
+                    chosen = logits.argmax(-1)
+                else:
+                    probabilities = F.softmax(logits / temperature, dim=-1).view(-1, self.vocabulary)
+                    chosen = torch.multinomial(probabilities, 1, generator=generator).view(batch, self.voices)
+                out[:, bar * self.steps_per_bar + step] = chosen
+                previous = chosen[:, None]
+        return out
+
+
+def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) ‖ N(0, I)) per item ``[B]``."""
+    return 0.5 * (mean.pow(2) + log_variance.exp() - 1 - log_variance).sum(-1)
+
+
+def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy summed over steps and voices, per item ``[B]``."""
+    return F.cross_entropy(logits.flatten(0, 2), tokens.flatten(), reduction="none").view(tokens.shape[0], -1).sum(-1)
+
+
+def token_accuracy(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Share of tokens whose most likely prediction is right (MusicVAE's reconstruction accuracy)."""
+    return (logits.argmax(-1) == tokens).float().mean()
