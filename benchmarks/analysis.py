@@ -207,8 +207,8 @@ def main() -> None:
     lines.append("| stem | " + " | ".join(systems) + " |")
     lines.append("|---|" + "---|" * len(systems))
     for name in names:
-        cells = [np.mean([s[1] for s in rows[system] if s[0] == name]) for system in systems]
-        lines.append(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+        cells = [[s[1] for s in rows[system] if s[0] == name] for system in systems]
+        lines.append(f"| {name} | " + " | ".join(f"{np.mean(c):.3f}" if c else "–" for c in cells) + " |")
     lines.append("\n### Pitch (monophonic stems; mean over stems)\n")
     lines.append("| system | raw pitch accuracy | raw chroma accuracy | stems |")
     lines.append("|---|---|---|---|")
@@ -218,11 +218,11 @@ def main() -> None:
             lines.append(f"| {system} | **{pitch:.3f}** | {chroma:.3f} | {len(scores)} |")
     accuracy = np.mean(np.array(families_true) == np.array(families_predicted)) if families_true else float("nan")
     lines.append(f"\n### Instrument family\n\nAccuracy **{accuracy:.3f}** over {len(families_true)} stems.")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     if families_true:
         image = args.out.with_name(args.out.stem + "-confusion.png")
         confusion_figure(families_true, families_predicted, image)
         lines.append(f"\n![family confusion matrix]({image.name})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(
         json.dumps({"notes": rows, "pitch": pitch_rows, "families": [families_true, families_predicted]}) + "\n"

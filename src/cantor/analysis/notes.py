@@ -102,16 +102,34 @@ def _velocity(cqt: np.ndarray, config: CQTConfig, key: int, first: int, last: in
     return int(np.clip(127 + (decibels / 40) * 97, 1, 127))
 
 
-def pitch_track(frame: np.ndarray, cqt: np.ndarray, config: CQTConfig, *, voicing_threshold: float = 0.5) -> PitchTrack:
-    """The predominant pitch per frame, refined to cents: frame posteriors ``[88, N]`` and CQT ``[bins, N]``."""
+def pitch_track(
+    frame: np.ndarray,
+    cqt: np.ndarray,
+    config: CQTConfig,
+    *,
+    notes: list[Note] = (),
+    voicing_threshold: float = 0.5,
+) -> PitchTrack:
+    """The predominant pitch per frame, refined to cents: frame posteriors ``[88, N]`` and CQT ``[bins, N]``.
+
+    A frame is voiced where a decoded note sounds (its pitch, the highest where notes overlap) or, between notes,
+    where the most probable key passes ``voicing_threshold``: the f0 line then agrees with the notes, also where a
+    decaying note's frame posterior has faded before its decoded end.
+    """
     frames = frame.shape[1]
     keys = frame.argmax(axis=0)
     confidence = frame.max(axis=0)
     times = np.arange(frames) / config.frames_per_second
+    voiced = confidence >= voicing_threshold
+    for note in sorted(notes, key=lambda n: n.pitch):  # higher notes overwrite lower ones
+        first = int(round(note.start * config.frames_per_second))
+        last = min(int(round(note.end * config.frames_per_second)), frames)
+        keys[first:last] = note.pitch - config.lowest_midi
+        voiced[first:last] = True
     f0 = np.full(frames, np.nan)
     per_semitone = config.bins_per_semitone
     log_cqt = np.log(np.maximum(cqt[:, :frames], 1e-9))
-    for n in np.flatnonzero(confidence >= voicing_threshold):
+    for n in np.flatnonzero(voiced):
         centre = keys[n] * per_semitone + per_semitone // 2
         low, high = max(centre - per_semitone // 2 - 1, 1), min(centre + per_semitone // 2 + 1, cqt.shape[0] - 2)
         peak = low + int(np.argmax(log_cqt[low : high + 1, n]))

@@ -185,7 +185,7 @@ class Analyzer:
             probabilities = self._transcribe(cqt)
             onset, frame = probabilities["onset"], probabilities["frame"]
             notes = decode_notes(onset, frame, cqt, config)
-            pitch = pitch_track(frame, cqt, config)
+            pitch = pitch_track(frame, cqt, config, notes=notes)
         sections = track_sections(cqt, config, embedding=self._embedding(cqt))
         return StemAnalysis(
             name=name,
