@@ -37,6 +37,7 @@ demo: setup
 	$(BIN)/cantor separate examples/band-example/mixture.flac --model band -o build/demo-separated --overwrite
 	$(BIN)/python examples/score_example.py build/demo-separated/band/mixture
 	$(BIN)/cantor vocode build/demo-separated/band/mixture/bass.wav -o build/demo-vocoded/bass-gan.wav --model gan --overwrite
+	$(BIN)/cantor analyze examples/band-example/mixture.flac -o build/demo-analysis --overwrite
 
 # Peers and metrics for benchmarks/ only, never runtime dependencies. openunmix and asteroid declare torchaudio
 # (which would replace the CPU torch), so they go in with --no-deps; the benchmarks use only their model classes.
