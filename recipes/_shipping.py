@@ -11,13 +11,15 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from _report import machine_description
 
 from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, read_config
+from cantor.train.logs import metric_logs
+from cantor.train.plots import plot_training_curves
 
 PACKAGE_WEIGHTS = Path(__file__).parent.parent / "src" / "cantor" / "weights"
 
 
 def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tuple[Path, dict, dict, float]:
-    """Copy ``run/best`` (or ``run/final``) to ``cantor/weights/<name>``; returns (target, weights payload,
-    run.json, size in MB)."""
+    """Copy ``run/best`` (or ``run/final``) to ``cantor/weights/<name>`` with the run's training curves; returns
+    (target, weights payload, run.json, size in MB)."""
     best = run / which
     payload = read_config(best, kind=kind)
     run_info = json.loads((run / "run.json").read_text())
@@ -26,6 +28,8 @@ def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tup
     for file in (CONFIG_FILE, WEIGHTS_FILE):
         shutil.copy(best / file, target / file)
         (target / file).chmod(0o644)  # safetensors writes 0600; a package file must be world-readable
+    if logs := metric_logs(run / "logs"):  # the curves of every session of the run, also one that was stopped
+        plot_training_curves(logs, target / "curves.png")
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     if size_mb > 20:
         raise SystemExit(f"{name}: {size_mb:.1f} MB of weights, over the 20 MB a shipped model may take")

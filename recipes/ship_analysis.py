@@ -2,7 +2,7 @@
 
     .venv/bin/python recipes/ship_analysis.py --run runs/notes --name notes \
         --data-command "cantor data build --preset band … ; cantor data build --preset chorale …" \
-        --benchmark benchmarks/results/analysis.md
+        --benchmark benchmarks/results/analysis-band.md --benchmark benchmarks/results/analysis-chorale.md
 
 The card records the data and training commands, steps, compute, parameters and validation metrics, and points
 at the benchmark's table (measured on stems rendered with a soundfont not used in training).
@@ -35,12 +35,34 @@ DESCRIPTIONS = {
 }
 
 
+def benchmark_rows(table: Path) -> list[str]:
+    """Headline numbers per system from the JSON beside a table of benchmarks/analysis.py."""
+    results = json.loads(table.with_suffix(".json").read_text())
+    truth, predicted = results["families"]
+    rows = []
+    for system, scores in results["notes"].items():
+        if not scores:
+            continue
+        pitch = results["pitch"].get(system) or []
+        pitch_cell = f"{sum(s[1] for s in pitch) / len(pitch):.3f}" if pitch else "–"
+        family = (
+            f"{sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth):.3f}"
+            if system == "cantor"
+            else "–"
+        )
+        f1 = sum(s[1] for s in scores) / len(scores)
+        rows.append(f"| `{table.name}` | {system} | {f1:.3f} | {pitch_cell} | {family} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--name", choices=tuple(KINDS), required=True)
     parser.add_argument("--data-command", required=True)
-    parser.add_argument("--benchmark", type=Path, help="table written by benchmarks/analysis.py")
+    parser.add_argument(
+        "--benchmark", type=Path, action="append", default=[], help="table(s) written by benchmarks/analysis.py"
+    )
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
     args = parser.parse_args()
 
@@ -72,7 +94,18 @@ def main() -> None:
     ]
     lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
     if args.benchmark:
-        lines += ["", f"## Benchmark\n\nSee `{args.benchmark}` (stems rendered with a soundfont not used in training)."]
+        lines += ["", "## Measured (clean single stems of held-out songs)", ""]
+        lines += [
+            "| table | system | note F1 (onsets) | raw pitch (monophonic) | family accuracy |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [row for path in args.benchmark for row in benchmark_rows(path)]
+        tables = ", ".join(f"`{path}`" for path in args.benchmark)
+        lines += [
+            "",
+            f"## Benchmark\n\nSee {tables} (clean single stems; held-out songs, in-domain and rendered with a "
+            "soundfont not used in training).",
+        ]
     (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {args.run} → {target}")
 
