@@ -30,7 +30,7 @@ def plot_training_curves(metrics_csvs: Sequence[Path], out: Path) -> Path:
         if key.startswith("train/") and key != "train/lr":
             steps, values = zip(*points, strict=True)
             left.plot(steps, values, label=key.removeprefix("train/"), linewidth=0.8)
-        elif key.startswith("valid/si_sdri"):
+        elif key.startswith("valid/"):
             steps, values = zip(*points, strict=True)
             right.plot(steps, values, marker="o", label=key.removeprefix("valid/"))
     left.set_yscale("log")
@@ -38,8 +38,7 @@ def plot_training_curves(metrics_csvs: Sequence[Path], out: Path) -> Path:
     left.set_title("training losses")
     left.legend(fontsize=8)
     right.set_xlabel("step")
-    right.set_ylabel("dB")
-    right.set_title("validation SI-SDR improvement (median)")
+    right.set_title("validation metrics")
     right.legend(fontsize=8)
     figure.tight_layout()
     with atomic_path(out) as tmp:
