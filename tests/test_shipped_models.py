@@ -141,3 +141,11 @@ def test_cli_analyzes_the_bundled_example_with_the_shipped_models(tmp_path):
     estimate = [Note(n.start, n.end, n.pitch, n.velocity) for n in found]
     f1 = 2 * onset_matches(estimate, reference, tolerance=0.05) / (len(estimate) + len(reference))
     assert f1 > 0.5, f1  # 0.67 when shipped (onsets within 50 ms, as mir_eval counts them)
+
+
+def test_cli_lists_every_shipped_model():
+    result = cantor("models")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.replace("\n", " ")
+    for name in available_models():
+        assert name[:8] in listed, name  # rich may cut long names in a narrow table

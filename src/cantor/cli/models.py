@@ -11,7 +11,22 @@ from rich.table import Table
 _HEADLINE = {
     "separator": ("valid/si_sdri", "SI-SDRi {:.1f} dB"),
     "vocoder": ("valid/mel_l1", "log-mel L1 {:.3f}"),
+    "transcriber": ("valid/note_f1", "note F1 {:.2f}"),
+    "instrument-classifier": ("valid/family_accuracy", "family accuracy {:.2f}"),
 }
+
+
+def _what(kind: str, config: dict) -> str:
+    """One line on what a model of ``kind`` does, from its config."""
+    if kind == "separator":
+        return ", ".join(config["sources"])
+    if kind == "vocoder":
+        return f"{config['family']} vocoder"
+    if kind == "transcriber":
+        return "notes and f0 of a stem"
+    if kind == "instrument-classifier":
+        return f"GM family ({len(config['families'])}) and program of a stem"
+    return kind
 
 
 def models() -> None:
@@ -24,7 +39,7 @@ def models() -> None:
     for name, folder in available_models().items():
         payload = json.loads((folder / "config.json").read_text())
         kind, config, meta = payload["kind"], payload["config"], payload.get("metadata", {})
-        what = ", ".join(config["sources"]) if kind == "separator" else f"{config['family']} vocoder"
+        what = _what(kind, config)
         metric, form = _HEADLINE.get(kind, ("", ""))
         score = meta.get("metrics", {}).get(metric)
         table.add_row(
