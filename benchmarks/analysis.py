@@ -1,7 +1,10 @@
 """Analysis benchmark: note transcription, pitch and instrument family on held-out stems. Not a test.
 
-    .venv/bin/python benchmarks/analysis.py --data /work/data/band-timgm --songs 40 \
-        --out benchmarks/results/analysis.md [--transcriber notes --classifier instruments]
+    cantor data build --preset band --songs 400 --soundfont TimGM6mb --splits test -o data/band-timgm
+    .venv/bin/python benchmarks/analysis.py --data data/band-timgm --songs 6 --family-songs 20 \
+        --out benchmarks/results/analysis-band.md [--transcriber notes --classifier instruments]
+    .venv/bin/python benchmarks/analysis.py --data data/band --songs 12 --family-songs 20 --no-baselines \
+        --out benchmarks/results/analysis-band-in-domain.md
 
 Stems of the test split, rendered with a soundfont not used in training, are analysed one by one (clean stems:
 this measures the analysis, not the separator). For pitched stems: note F1 (mir_eval.transcription, onsets within
