@@ -9,6 +9,7 @@ within that key's bins).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def pitch_track(
     cqt: np.ndarray,
     config: CQTConfig,
     *,
-    notes: list[Note] = (),
+    notes: Sequence[Note] = (),
     voicing_threshold: float = 0.5,
 ) -> PitchTrack:
     """The predominant pitch per frame, refined to cents: frame posteriors ``[88, N]`` and CQT ``[bins, N]``.

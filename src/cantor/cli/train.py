@@ -10,14 +10,16 @@ from pathlib import Path
 import typer
 
 from cantor.errors import UsageError
-from cantor.train.runner import RunOptions
 
 train_app = typer.Typer(help="Train models.", no_args_is_help=True)
 
 
-def _run_options(*, threads: int | None, devices: str, **options) -> RunOptions:
-    """The CLI's run options (this command line recorded as the run's); sets torch's thread count."""
+def _run_options(*, threads: int | None, devices: str, **options):
+    """The CLI's :class:`~cantor.train.runner.RunOptions` (this command line recorded as the run's); sets torch's
+    thread count. Imported here: Lightning takes seconds to import, and other commands must not pay for it."""
     import torch
+
+    from cantor.train.runner import RunOptions
 
     if threads:
         torch.set_num_threads(threads)
