@@ -32,7 +32,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from cantor.audio.io import load
-from cantor.data.stems import FAMILIES, read_song_labels
+from cantor.data.instruments import FAMILIES
+from cantor.data.stems import read_song_labels
 from cantor.inference.analyze import Analyzer
 
 sys.path.insert(0, str(Path(__file__).parent))

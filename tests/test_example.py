@@ -9,7 +9,7 @@ import numpy as np
 import pretty_midi
 import soundfile
 
-from cantor.data.build import split_of
+from cantor.data.corpus import split_of
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "band-example"
 

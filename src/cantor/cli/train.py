@@ -201,3 +201,38 @@ train_app.command("classifier")(
         "Train the instrument classifier (GM family and program) on every stem; writes best/ and final/.",
     )
 )
+
+
+@train_app.command("generator")
+def generator(
+    out: Path = _OUT,
+    style: str = typer.Option("chorale", "--style", help="chorale (four voices) or folk (a melody); tiny-generator."),
+    pieces: int = typer.Option(None, "--pieces", help="Use the first N pieces of each split."),
+    kl_weight: float = typer.Option(None, "--kl-weight", help="Override the preset's β (the KL term's weight)."),
+    free_nats: float = typer.Option(None, "--free-nats", help="Override the nats of KL that cost nothing."),
+    max_steps: int = _MAX_STEPS,
+    max_minutes: float = _MAX_MINUTES,
+    batch_size: int = _BATCH_SIZE,
+    val_every: int = _VAL_EVERY,
+    accelerator: str = _ACCELERATOR,
+    devices: str = _DEVICES,
+    strategy: str = _STRATEGY,
+    threads: int = _THREADS,
+) -> None:
+    """Train the symbolic LSTM-VAE on the bundled corpus (no data folder needed); writes best/ and final/."""
+    from cantor.models.presets import generator_preset
+    from cantor.train.generator import train_generator
+
+    overrides = {
+        "pieces": pieces,
+        "kl_weight": kl_weight,
+        "free_nats": free_nats,
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "val_every_steps": val_every,
+    }
+    model_config, train_config = _recipe(lambda: generator_preset(style), overrides)
+    options = _run_options(
+        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+    )
+    _trained(train_generator(out=out, model_config=model_config, train_config=train_config, options=options))

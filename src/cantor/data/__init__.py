@@ -12,16 +12,20 @@ from typing import TYPE_CHECKING
 with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(ImportError):
     import fluidsynth  # noqa: F401
 
-from cantor.data.build import BuildConfig, build_dataset, read_manifest
-
 if TYPE_CHECKING:
+    from cantor.data.build import BuildConfig, build_dataset, read_manifest
     from cantor.data.dataset import MultitrackDataset
 
 __all__ = ["BuildConfig", "MultitrackDataset", "build_dataset", "read_manifest"]
 
 
 def __getattr__(name: str):
-    # The reader needs torch (seconds to import); the data commands of the CLI do not.
+    # Imported on first use: the builder pulls in the audio stack and the reader torch, and the symbolic side of
+    # Cantor (the generator) needs neither.
+    if name in ("BuildConfig", "build_dataset", "read_manifest"):
+        from cantor.data import build
+
+        return getattr(build, name)
     if name == "MultitrackDataset":
         from cantor.data.dataset import MultitrackDataset
 

@@ -35,7 +35,7 @@ import soundfile
 
 from cantor.audio.io import save_wav_pcm24
 from cantor.data.arrange import PRESETS, Arrangement, arrange
-from cantor.data.corpus import Piece, load_corpus
+from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.effects import apply_effects, draw_effects, rms_db
 from cantor.data.instruments import family_of, instrument_name
 from cantor.data.render import FluidRenderer
@@ -44,7 +44,6 @@ from cantor.files import write_json_atomic, write_text_atomic
 
 BUILD_FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
-SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1}  # test gets the rest
 # Song i's split is SPLIT_CYCLE[i % 10], so any number of songs ≥ 3 has every split and extending a build keeps
 # the songs it already has.
 SPLIT_CYCLE = ("train", "test", "valid", "train", "train", "train", "train", "train", "train", "train")
@@ -116,16 +115,6 @@ class BuildReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds_of_audio: float = 0.0
     wall_seconds: float = 0.0
-
-
-def split_of(tune_group: str) -> str:
-    """The split of a tune: a stable hash of its group, so it never depends on the seed or the song count."""
-    fraction = int(hashlib.sha1(tune_group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    if fraction < SPLIT_FRACTIONS["train"]:
-        return "train"
-    if fraction < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["valid"]:
-        return "valid"
-    return "test"
 
 
 def plan_songs(config: BuildConfig, pieces: Sequence[Piece]) -> list[SongSpec]:

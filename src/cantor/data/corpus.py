@@ -11,6 +11,7 @@ Time is stored in ticks of 1/48 quarter note: exact for the duplets, triplets an
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
 import json
 import re
@@ -28,6 +29,9 @@ CHORALE_VOICES = ("soprano", "alto", "tenor", "bass")
 # Collections used. Essen is left out on purpose: its licence is non-commercial, and weights trained on it would
 # inherit that. Palestrina/Monteverdi are not melody + harmony music and do not arrange well for a band.
 FOLK_COLLECTIONS = ("ryansMammoth", "oneills1850", "airdsAirs", "nottingham-dataset")
+
+# Splits are drawn per tune group (see split_of); test gets the rest.
+SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1}
 
 # A melody reused in another piece is detected by a shared run of this many pitch intervals.
 TUNE_NGRAM = 16
@@ -76,6 +80,17 @@ class Piece:
     @property
     def is_chorale(self) -> bool:
         return self.source == "chorale"
+
+
+def split_of(tune_group: str) -> str:
+    """The split of a tune: a stable hash of its group, so it never depends on the seed or the song count, and a
+    tune is in the same split in every data set (audio or symbolic) Cantor builds."""
+    fraction = int(hashlib.sha1(tune_group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if fraction < SPLIT_FRACTIONS["train"]:
+        return "train"
+    if fraction < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["valid"]:
+        return "valid"
+    return "test"
 
 
 def load_corpus(path: Path | None = None) -> list[Piece]:

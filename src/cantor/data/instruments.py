@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pretty_midi
-
 # The 16 GM families of 8 programs each, plus "drums" for channel 10. Names follow the issue tracker's labels.
 GM_FAMILIES = (
     "piano",
@@ -24,6 +22,9 @@ GM_FAMILIES = (
     "sound effects",
 )
 DRUMS_FAMILY = "drums"
+# The instrument classifier's labels: the GM families and drums; programs 0–127 plus one label for every drum kit.
+FAMILIES = (*GM_FAMILIES, DRUMS_FAMILY)
+DRUM_PROGRAM_LABEL = 128
 
 # GM drum kits (bank 128 programs) found in FluidR3_GM; other fonts fall back to the standard kit (0).
 DRUM_KITS = {
@@ -51,6 +52,8 @@ def instrument_name(program: int, *, is_drum: bool = False) -> str:
     """Human-readable name: the GM instrument, or the drum kit."""
     if is_drum:
         return f"{DRUM_KITS.get(program, f'Kit {program}')} drum kit"
+    import pretty_midi  # here: the label tables above are needed where pretty_midi is not (the generator)
+
     return pretty_midi.program_to_instrument_name(program)
 
 

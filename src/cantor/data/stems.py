@@ -23,13 +23,10 @@ from torch.utils.data import Dataset
 
 from cantor.audio.io import load
 from cantor.data.dataset import AUDIO_SUFFIXES
-from cantor.data.instruments import DRUMS_FAMILY, GM_FAMILIES
+from cantor.data.instruments import DRUM_PROGRAM_LABEL, FAMILIES
 from cantor.errors import CantorError
 from cantor.features.cqt import CQTConfig, cqt_magnitude
 from cantor.files import atomic_path
-
-FAMILIES = (*GM_FAMILIES, DRUMS_FAMILY)
-DRUM_PROGRAM_LABEL = 128  # program labels 0–127 are GM programs; drum kits share one extra label
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ with rests to a full bar.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,34 @@ class VoiceGridConverter:
             windows.append(window)
         return windows
 
+    def transpose(self, tokens: np.ndarray, semitones: int) -> np.ndarray | None:
+        """``tokens`` moved by ``semitones``, or None when a note would leave ``low``…``high``."""
+        onsets = tokens >= ONSET
+        if semitones == 0 or not onsets.any():
+            return tokens
+        pitches = tokens[onsets] - ONSET + semitones
+        if pitches.min() < 0 or pitches.max() > self.high - self.low:
+            return None
+        moved = tokens.copy()
+        moved[onsets] = pitches + ONSET
+        return moved
+
+    def corpus_windows(self, pieces: Sequence[Piece], *, hop_bars: int = 1) -> tuple[np.ndarray, list[str]]:
+        """Every window of every piece that holds this converter's voices and fits its grid: ``[N, steps, voices]``
+        (int16) and the ``piece_id`` of each window. Pieces the grid cannot hold exactly are skipped."""
+        windows, owners = [], []
+        for piece in pieces:
+            if not all(voice in piece.voices for voice in self.voices):
+                continue
+            try:
+                found = self.to_tensors(piece, hop_bars=hop_bars)
+            except NotRepresentable:
+                continue
+            windows += found
+            owners += [piece.piece_id] * len(found)
+        shape = (0, self.window_steps, len(self.voices))
+        return (np.stack(windows).astype(np.int16) if windows else np.zeros(shape, np.int16)), owners
+
     def from_tensors(self, tokens: np.ndarray, *, title: str = "generated", tonic_pc: int = 0) -> Piece:
         """Tokens ``[steps, voices]`` → a 4/4 :class:`Piece` (for MIDI, MusicXML and rendering)."""
         bar_ticks = self.steps_per_bar * TICKS_PER_STEP
@@ -140,6 +169,49 @@ class VoiceGridConverter:
             voices=self.decode(tokens),
             tune_group=title,
         )
+
+
+class WindowDataset:
+    """Training windows with random transposition: item ``i`` is a window drawn at random (seeded by epoch and
+    index, so a resumed run sees new draws) moved by up to ±``transpose`` semitones where the range allows.
+    ``random=False`` gives each window once, untransposed (validation)."""
+
+    def __init__(
+        self,
+        windows: np.ndarray,
+        converter: VoiceGridConverter,
+        *,
+        items: int | None = None,
+        transpose: int = 0,
+        random: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if len(windows) == 0:
+            raise CantorError("no training windows: no piece holds the model's voices in 4/4 on its grid")
+        self.windows = windows
+        self.converter = converter
+        self.items = items if (random and items) else len(windows)
+        self.transpose = transpose
+        self.random = random
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.items
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if not self.random:
+            return self.windows[index].astype(np.int64)
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        window = self.windows[rng.integers(len(self.windows))].astype(np.int64)
+        for _ in range(4):  # a shift that leaves the range is redrawn; no shift always fits
+            moved = self.converter.transpose(window, int(rng.integers(-self.transpose, self.transpose + 1)))
+            if moved is not None:
+                return moved
+        return window
 
 
 # --- MIDI files ----------------------------------------------------------------------------------------------

@@ -11,11 +11,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import torch
-
-from cantor.audio.resample import resample
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,7 @@ class CQTConfig:
     def fmin(self) -> float:
         """Centre of bin 0, a third of a semitone below ``lowest_midi`` so that key's centre is bin 1."""
         offset = (self.bins_per_semitone // 2) / self.bins_per_semitone
-        return float(librosa.midi_to_hz(self.lowest_midi - offset))
+        return 440.0 * 2.0 ** ((self.lowest_midi - offset - 69) / 12)
 
     def bin_to_midi(self, bins: np.ndarray | float) -> np.ndarray | float:
         offset = (self.bins_per_semitone // 2) / self.bins_per_semitone
@@ -52,6 +49,10 @@ class CQTConfig:
 def cqt_magnitude(audio: torch.Tensor | np.ndarray, sample_rate: int, config: CQTConfig = CQTConfig()) -> np.ndarray:
     """Mono or ``[channels, time]`` audio at any rate → CQT magnitude ``[n_bins, frames]`` (float32; channels are
     averaged first)."""
+    import librosa  # here, not at the top: model configs import this module, and librosa takes a second to load
+
+    from cantor.audio.resample import resample
+
     audio = torch.as_tensor(audio, dtype=torch.float32)
     if audio.ndim == 1:
         audio = audio[None]

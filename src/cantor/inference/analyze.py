@@ -19,8 +19,7 @@ import torch
 
 from cantor.analysis.notes import Note, PitchTrack, decode_notes, pitch_track
 from cantor.analysis.sections import Sections, track_sections
-from cantor.data.instruments import DRUMS_FAMILY, instrument_name
-from cantor.data.stems import DRUM_PROGRAM_LABEL
+from cantor.data.instruments import DRUM_PROGRAM_LABEL, DRUMS_FAMILY, instrument_name
 from cantor.errors import AudioError
 from cantor.features.cqt import CQTConfig, cqt_magnitude
 from cantor.inference.chunked import apply_chunked, plan_chunks

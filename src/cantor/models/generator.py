@@ -34,6 +34,7 @@ class GeneratorConfig:
     bar_embedding: int = 128
     decoder_hidden: int = 256
     decoder_layers: int = 2
+    dropout: float = 0.0  # between the decoder's LSTM layers
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -63,7 +64,11 @@ class LSTMVAE(nn.Module):
         self.to_bar = nn.Linear(config.conductor_hidden, config.bar_embedding)
         self.bar_start = nn.Linear(config.bar_embedding, 2 * config.decoder_layers * config.decoder_hidden)
         self.decoder = nn.LSTM(
-            step_width + config.bar_embedding, config.decoder_hidden, config.decoder_layers, batch_first=True
+            step_width + config.bar_embedding,
+            config.decoder_hidden,
+            config.decoder_layers,
+            batch_first=True,
+            dropout=config.dropout if config.decoder_layers > 1 else 0.0,
         )
         self.to_tokens = nn.Linear(config.decoder_hidden, self.voices * self.vocabulary)
 
@@ -98,25 +103,32 @@ class LSTMVAE(nn.Module):
         h, c = torch.tanh(self.bar_start(bar)).view(-1, 2, layers, hidden).permute(1, 2, 0, 3).contiguous()
         return h, c
 
-    def decode_logits(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced decoding: ``z [B, latent]``, targets ``[B, T, V]`` → logits ``[B, T, V, vocabulary]``."""
+    def decode_logits(self, z: torch.Tensor, tokens: torch.Tensor, *, previous_dropout: float = 0.0) -> torch.Tensor:
+        """Teacher-forced decoding: ``z [B, latent]``, targets ``[B, T, V]`` → logits ``[B, T, V, vocabulary]``.
+
+        ``previous_dropout`` blanks that share of the previous-step inputs (training only): a decoder that cannot
+        always lean on the last step has to read the latent (word dropout, Bowman et al. 2016)."""
         batch = tokens.shape[0]
         # each step sees the step before; the first step of every bar sees a rest (bars are decoded apart)
         previous = F.pad(tokens, (0, 0, 1, 0), value=REST)[:, :-1]
         previous = previous.view(batch, self.bars, self.steps_per_bar, self.voices)
         previous[:, :, 0] = REST
         embedded = self._embed(previous.reshape(batch * self.bars, self.steps_per_bar, self.voices))
+        if previous_dropout > 0:
+            keep = torch.rand(embedded.shape[:2], device=embedded.device) >= previous_dropout
+            embedded = embedded * keep[..., None]
         bars = self.bar_embeddings(z).reshape(batch * self.bars, -1)
         inputs = torch.cat([embedded, bars[:, None].expand(-1, self.steps_per_bar, -1)], dim=-1)
         outputs, _ = self.decoder(inputs, self._bar_state(bars))
         logits = self.to_tokens(outputs)  # (B·bars, steps, V·vocabulary)
         return logits.view(batch, self.bars * self.steps_per_bar, self.voices, self.vocabulary)
 
-    def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, tokens: torch.Tensor, *, previous_dropout: float = 0.0) -> dict[str, torch.Tensor]:
         """Training pass: ``{"logits", "mean", "log_variance"}`` with ``z`` drawn from the posterior."""
         mean, log_variance = self.encode(tokens)
         z = mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
-        return {"logits": self.decode_logits(z, tokens), "mean": mean, "log_variance": log_variance}
+        logits = self.decode_logits(z, tokens, previous_dropout=previous_dropout)
+        return {"logits": logits, "mean": mean, "log_variance": log_variance}
 
     @torch.no_grad()
     def sample(
@@ -125,10 +137,10 @@ class LSTMVAE(nn.Module):
         """``z [B, latent]`` → tokens ``[B, T, V]``; temperature 0 takes the most likely token at every step."""
         batch = z.shape[0]
         bars = self.bar_embeddings(z)
-        out = torch.empty(batch, self.bars * self.steps_per_bar, self.voices, dtype=torch.long)
+        out = torch.empty(batch, self.bars * self.steps_per_bar, self.voices, dtype=torch.long, device=z.device)
         for bar in range(self.bars):
             state = self._bar_state(bars[:, bar])
-            previous = torch.full((batch, 1, self.voices), REST, dtype=torch.long)
+            previous = torch.full((batch, 1, self.voices), REST, dtype=torch.long, device=z.device)
             for step in range(self.steps_per_bar):
                 inputs = torch.cat([self._embed(previous), bars[:, bar, None]], dim=-1)
                 output, state = self.decoder(inputs, state)

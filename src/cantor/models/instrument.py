@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cantor.data.stems import DRUM_PROGRAM_LABEL, FAMILIES
+from cantor.data.instruments import DRUM_PROGRAM_LABEL, FAMILIES
 from cantor.features.cqt import CQTConfig, log_compress
 
 INSTRUMENT_KIND = "instrument-classifier"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from cantor.data.corpus import CHORALE_VOICES
+from cantor.data.symbolic import VoiceGridConverter
 from cantor.features.cqt import CQTConfig
 from cantor.features.mel import MelConfig
 from cantor.features.stft import STFTConfig
+from cantor.models.generator import GeneratorConfig
 from cantor.models.instrument import InstrumentClassifierConfig
 from cantor.models.separator import SeparatorConfig
 from cantor.models.transcriber import TranscriberConfig
@@ -16,7 +19,7 @@ from cantor.nn.tcn import TCNConfig
 from cantor.nn.vae import BottleneckConfig
 
 BAND_SOURCES = ("drums", "bass", "melody", "other")
-CHORALE_SOURCES = ("soprano", "alto", "tenor", "bass")
+CHORALE_SOURCES = CHORALE_VOICES
 
 
 @dataclass(frozen=True)
@@ -313,3 +316,96 @@ def analysis_preset(task: str, name: str):
     if name not in presets:
         raise KeyError(f"unknown {task} preset {name!r}; choose from {', '.join(presets)}")
     return presets[name]
+
+
+# --- the symbolic generator --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeneratorTrainConfig:
+    """How the LSTM-VAE is trained on the corpus windows that hold its voices (chorales for SATB, folk tunes for a
+    melody), split by tune like the audio data.
+
+    Loss per window: token cross-entropy + β · max(KL − ``free_nats``, 0), β rising linearly from 0 to
+    ``kl_weight`` over the first ``kl_warmup_fraction`` of the steps (KL annealing; free bits let the latent carry that many nats at no cost,
+    as in MusicVAE). ``previous_dropout`` blanks the decoder's previous-step input at that rate. Windows are
+    transposed by up to ±``transpose`` semitones.
+    """
+
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-5
+    warmup_steps: int = 200
+    max_steps: int = 20000
+    kl_weight: float = 0.2
+    kl_warmup_fraction: float = 0.25
+    free_nats: float = 32.0
+    previous_dropout: float = 0.2
+    transpose: int = 6
+    hop_bars: int = 1
+    pieces: int | None = None  # the first N usable pieces per split; None: all
+    val_every_steps: int = 500
+    val_sampled_items: int = 64  # validation windows also decoded free-running (slow: a step at a time)
+    checkpoint_minutes: float = 5.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    num_workers: int = 0
+
+
+_CHORALE_GENERATOR = GeneratorConfig(
+    converter=VoiceGridConverter(voices=CHORALE_VOICES, low=28, high=96, bars=4),
+    embedding=32,
+    encoder_hidden=256,
+    latent=128,
+    conductor_hidden=256,
+    bar_embedding=128,
+    decoder_hidden=384,
+    decoder_layers=2,
+    dropout=0.2,
+)
+
+GENERATOR_PRESETS: dict[str, tuple[GeneratorConfig, GeneratorTrainConfig]] = {
+    # Four-voice chorales (soprano, alto, tenor, bass), 4-bar windows.
+    "chorale": (_CHORALE_GENERATOR, GeneratorTrainConfig()),
+    # Folk melodies (one voice), 4-bar windows; the range of a tin whistle to a fiddle's low strings.
+    "folk": (
+        dataclasses.replace(
+            _CHORALE_GENERATOR, converter=VoiceGridConverter(voices=("melody",), low=48, high=96, bars=4)
+        ),
+        GeneratorTrainConfig(free_nats=16.0),
+    ),
+    # For tests and smoke runs: learns a handful of chorales in seconds.
+    "tiny-generator": (
+        GeneratorConfig(
+            converter=VoiceGridConverter(voices=CHORALE_VOICES, bars=2),
+            embedding=8,
+            encoder_hidden=64,
+            latent=16,
+            conductor_hidden=32,
+            bar_embedding=32,
+            decoder_hidden=128,
+            decoder_layers=1,
+        ),
+        GeneratorTrainConfig(
+            batch_size=16,
+            learning_rate=1e-2,
+            warmup_steps=10,
+            max_steps=120,
+            kl_weight=0.001,
+            free_nats=0.0,
+            previous_dropout=0.0,
+            transpose=0,
+            hop_bars=4,
+            pieces=3,
+            val_every_steps=60,
+            val_sampled_items=4,
+        ),
+    ),
+}
+
+
+def generator_preset(name: str) -> tuple[GeneratorConfig, GeneratorTrainConfig]:
+    """(model config, train config) of a generator preset; the name is the style it writes."""
+    if name not in GENERATOR_PRESETS:
+        raise KeyError(f"unknown generator style {name!r}; choose from {', '.join(GENERATOR_PRESETS)}")
+    return GENERATOR_PRESETS[name]

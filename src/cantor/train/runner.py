@@ -134,6 +134,17 @@ class SessionTimeLimit(Callback):
             trainer.should_stop = True
 
 
+class WallClock(Callback):
+    """Logs ``time/minutes`` of this session with the training metrics: speeds per step and curves against time
+    for model cards, read off the same CSV."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, system: L.LightningModule, *args) -> None:
+        system.log("time/minutes", (time.monotonic() - self.started) / 60)
+
+
 class ExportBest(Callback):
     """Exports the model as safetensors (``run/best``) whenever the monitored validation metric improves.
 
@@ -205,6 +216,7 @@ def run_training(
         callbacks=[
             *([SessionTimeLimit(options.max_minutes)] if options.max_minutes else []),
             PeriodicCheckpoint(out / "checkpoints", minutes=checkpoint_minutes),
+            WallClock(),
             ExportBest(out, metadata, export=export, monitor=monitor, mode=mode, steps_per_update=steps_per_update),
         ],
         enable_checkpointing=False,

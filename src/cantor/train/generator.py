@@ -1,0 +1,161 @@
+"""Training the symbolic generator (the LSTM-VAE) on the corpus, with KL annealing and free bits.
+
+The corpus index ships with the package, so a run needs no data folder: the windows of every piece that holds the
+model's voices are cut on the fly (a second), split by tune group exactly as the audio data is (a tune and its
+reharmonisations never straddle train and valid). The best checkpoint is the one with the lowest validation bound
+on the negative log-likelihood per token (reconstruction + KL): the model that explains unseen tunes best.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from cantor.data.corpus import Piece, load_corpus, split_of
+from cantor.data.symbolic import ONSET, WindowDataset
+from cantor.models.generator import (
+    GENERATOR_KIND,
+    LSTMVAE,
+    GeneratorConfig,
+    kl_divergence,
+    reconstruction_loss,
+    token_accuracy,
+)
+from cantor.models.presets import GeneratorTrainConfig
+from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
+
+
+def kl_weight_at(step: int, recipe: GeneratorTrainConfig) -> float:
+    """β at ``step``: a linear ramp from 0 to ``kl_weight`` (a decoder that learns first to use ``z`` keeps it)."""
+    return recipe.kl_weight * min(1.0, step / max(1.0, recipe.kl_warmup_fraction * recipe.max_steps))
+
+
+class GeneratorSystem(L.LightningModule):
+    def __init__(self, model: dict, train: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts only: the checkpoint holds no pickled classes
+        self.model_config = GeneratorConfig.from_dict(model)
+        self.train_config = GeneratorTrainConfig(**train)
+        self.model = LSTMVAE(self.model_config)
+        self._valid: dict[str, list[float]] = {}
+
+    def configure_optimizers(self):
+        optimiser = torch.optim.Adam(self.model.parameters(), lr=self.train_config.learning_rate)
+        scheduler = warmup_cosine(optimiser, self.train_config)
+        return [optimiser], [{"scheduler": scheduler, "interval": "step"}]
+
+    def on_train_epoch_start(self) -> None:
+        self.trainer.train_dataloader.dataset.set_epoch(self.current_epoch)
+
+    def training_step(self, tokens: torch.Tensor, batch_index: int):
+        recipe = self.train_config
+        out = self.model(tokens, previous_dropout=recipe.previous_dropout)
+        reconstruction = reconstruction_loss(out["logits"], tokens)
+        kl = kl_divergence(out["mean"], out["log_variance"])
+        beta = kl_weight_at(self.global_step, recipe)
+        loss = (reconstruction + beta * (kl - recipe.free_nats).clamp(min=0)).mean()
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/reconstruction", reconstruction.mean())
+        self.log("train/kl", kl.mean())
+        self.log("train/beta", beta)
+        self.log("train/accuracy", token_accuracy(out["logits"].detach(), tokens))
+        return loss
+
+    def validation_step(self, tokens: torch.Tensor, batch_index: int):
+        mean, log_variance = self.model.encode(tokens)
+        logits = self.model.decode_logits(mean, tokens)
+        tokens_per_window = tokens.shape[1] * tokens.shape[2]
+        reconstruction = reconstruction_loss(logits, tokens)
+        kl = kl_divergence(mean, log_variance)
+        predicted = logits.argmax(-1)
+        onsets = tokens >= ONSET
+        scores = {
+            "accuracy": (predicted == tokens).float().mean(-1).mean(-1),
+            "onset_accuracy": ((predicted == tokens) & onsets).sum((1, 2)) / onsets.sum((1, 2)).clamp(min=1),
+            "nll_bound": (reconstruction + kl) / tokens_per_window,
+            "reconstruction": reconstruction / tokens_per_window,
+            "kl": kl,
+        }
+        remaining = self.train_config.val_sampled_items - sum(map(len, self._valid.get("sampled_accuracy", [])))
+        if remaining > 0:  # free-running decoding: each step sees the model's own last step (slow)
+            sampled = self.model.sample(mean[:remaining], temperature=0)
+            scores["sampled_accuracy"] = (sampled == tokens[:remaining]).float().mean((1, 2))
+        for name, values in scores.items():
+            self._valid.setdefault(name, []).append(values.detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        for name, values in self._valid.items():
+            self.log(f"valid/{name}", torch.cat(values).float().mean())
+        self._valid = {}
+
+
+def corpus_split(pieces: list[Piece], split: str, limit: int | None = None) -> list[Piece]:
+    """The pieces of one split (by tune group, as the audio data); the first ``limit`` of them if given."""
+    chosen = [piece for piece in pieces if split_of(piece.tune_group) == split]
+    return chosen[:limit] if limit else chosen
+
+
+def generator_datasets(
+    model_config: GeneratorConfig, train_config: GeneratorTrainConfig, pieces: list[Piece] | None = None
+) -> tuple[WindowDataset, WindowDataset, str]:
+    """(train, valid) window datasets from the corpus (or ``pieces``), and a line that describes them."""
+    converter = model_config.converter
+    pieces = load_corpus() if pieces is None else pieces
+    usable = [piece for piece in pieces if all(voice in piece.voices for voice in converter.voices)]
+    sets, counts = {}, []
+    for split in ("train", "valid"):
+        windows, owners = converter.corpus_windows(
+            corpus_split(usable, split, train_config.pieces), hop_bars=train_config.hop_bars
+        )
+        sets[split] = windows
+        counts.append(f"{split} {len(set(owners))} pieces / {len(windows)} windows")
+    train_set = WindowDataset(
+        sets["train"],
+        converter,
+        items=train_config.val_every_steps * train_config.batch_size,
+        transpose=train_config.transpose,
+        seed=train_config.seed,
+    )
+    valid_set = WindowDataset(sets["valid"], converter, random=False)
+    voices = "+".join(converter.voices)
+    description = f"corpus windows of {converter.bars} bars ({voices}), ±{train_config.transpose} st: " + "; ".join(
+        counts
+    )
+    return train_set, valid_set, description
+
+
+def train_generator(
+    *,
+    out: Path,
+    model_config: GeneratorConfig,
+    train_config: GeneratorTrainConfig,
+    options: RunOptions = RunOptions(),
+    pieces: list[Piece] | None = None,
+) -> Path:
+    """Train (or resume) the LSTM-VAE on the corpus; export ``out/best`` and ``out/final``."""
+    train_set, valid_set, description = generator_datasets(model_config, train_config, pieces)
+    train_loader = DataLoader(
+        train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
+    )
+    valid_loader = DataLoader(valid_set, batch_size=256, num_workers=0)
+    run_info = describe_run(options, "music21 corpus (packaged index)", model_config, train_config, description)
+    L.seed_everything(train_config.seed, workers=True, verbose=False)
+    system = GeneratorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
+    return run_training(
+        system,
+        train_loader=train_loader,
+        valid_loader=valid_loader,
+        out=out,
+        run_info=run_info,
+        export=model_exporter(GENERATOR_KIND),
+        monitor="valid/nll_bound",
+        mode="min",
+        max_steps=train_config.max_steps,
+        val_items=len(valid_loader),
+        checkpoint_minutes=train_config.checkpoint_minutes,
+        options=options,
+    )
