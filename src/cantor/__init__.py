@@ -8,10 +8,11 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from cantor.inference.analyze import Analyzer, analyze
+    from cantor.inference.generate import Generator
     from cantor.inference.separate import Separator
     from cantor.inference.vocode import Vocoder
 
-__all__ = ["Analyzer", "Separator", "Vocoder", "__version__", "analyze"]
+__all__ = ["Analyzer", "Generator", "Separator", "Vocoder", "__version__", "analyze"]
 
 
 def __getattr__(name: str):
@@ -24,6 +25,10 @@ def __getattr__(name: str):
         from cantor.inference.vocode import Vocoder
 
         return Vocoder
+    if name == "Generator":
+        from cantor.inference.generate import Generator
+
+        return Generator
     if name in ("Analyzer", "analyze"):
         from cantor.inference import analyze as module
 

@@ -9,6 +9,7 @@ import typer
 from cantor import __version__
 from cantor.cli.analyze import analyze
 from cantor.cli.data import data_app
+from cantor.cli.generate import generate_app
 from cantor.cli.models import models
 from cantor.cli.separate import separate
 from cantor.cli.train import train_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
+app.add_typer(generate_app, name="generate")
 app.command("separate")(separate)
 app.command("models")(models)
 app.command("vocode")(vocode)

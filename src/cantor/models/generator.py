@@ -105,23 +105,29 @@ class LSTMVAE(nn.Module):
 
     def decode_logits(self, z: torch.Tensor, tokens: torch.Tensor, *, previous_dropout: float = 0.0) -> torch.Tensor:
         """Teacher-forced decoding: ``z [B, latent]``, targets ``[B, T, V]`` → logits ``[B, T, V, vocabulary]``.
+        ``T`` may cover only the first bars of a window (bars are decoded apart, so those need none of the others).
 
         ``previous_dropout`` blanks that share of the previous-step inputs (training only): a decoder that cannot
         always lean on the last step has to read the latent (word dropout, Bowman et al. 2016)."""
-        batch = tokens.shape[0]
+        batch, steps = tokens.shape[:2]
+        n_bars = steps // self.steps_per_bar
+        if steps % self.steps_per_bar or not 0 < n_bars <= self.bars:
+            raise ValueError(
+                f"tokens must cover 1 to {self.bars} whole bars of {self.steps_per_bar} steps, got {steps}"
+            )
         # each step sees the step before; the first step of every bar sees a rest (bars are decoded apart)
         previous = F.pad(tokens, (0, 0, 1, 0), value=REST)[:, :-1]
-        previous = previous.view(batch, self.bars, self.steps_per_bar, self.voices)
+        previous = previous.view(batch, n_bars, self.steps_per_bar, self.voices)
         previous[:, :, 0] = REST
-        embedded = self._embed(previous.reshape(batch * self.bars, self.steps_per_bar, self.voices))
+        embedded = self._embed(previous.reshape(batch * n_bars, self.steps_per_bar, self.voices))
         if previous_dropout > 0:
             keep = torch.rand(embedded.shape[:2], device=embedded.device) >= previous_dropout
             embedded = embedded * keep[..., None]
-        bars = self.bar_embeddings(z).reshape(batch * self.bars, -1)
+        bars = self.bar_embeddings(z)[:, :n_bars].reshape(batch * n_bars, -1)
         inputs = torch.cat([embedded, bars[:, None].expand(-1, self.steps_per_bar, -1)], dim=-1)
         outputs, _ = self.decoder(inputs, self._bar_state(bars))
         logits = self.to_tokens(outputs)  # (B·bars, steps, V·vocabulary)
-        return logits.view(batch, self.bars * self.steps_per_bar, self.voices, self.vocabulary)
+        return logits.view(batch, steps, self.voices, self.vocabulary)
 
     def forward(self, tokens: torch.Tensor, *, previous_dropout: float = 0.0) -> dict[str, torch.Tensor]:
         """Training pass: ``{"logits", "mean", "log_variance"}`` with ``z`` drawn from the posterior."""
@@ -130,28 +136,59 @@ class LSTMVAE(nn.Module):
         logits = self.decode_logits(z, tokens, previous_dropout=previous_dropout)
         return {"logits": logits, "mean": mean, "log_variance": log_variance}
 
+    def _decoder_step(
+        self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One step of the bar decoder: ``inputs [B, width]``, (h, c) each ``[layers, B, hidden]`` → output
+        ``[B, hidden]`` and the new state. The same arithmetic as ``self.decoder`` on a sequence of one step, written
+        out because a one-step call of ``nn.LSTM`` costs ~20× more on a CPU (its per-call set-up dominates)."""
+        hidden, cell = state
+        new_hidden, new_cell = [], []
+        layer_input = inputs
+        for layer in range(self.config.decoder_layers):
+            gates = F.linear(
+                layer_input, getattr(self.decoder, f"weight_ih_l{layer}"), getattr(self.decoder, f"bias_ih_l{layer}")
+            ) + F.linear(
+                hidden[layer], getattr(self.decoder, f"weight_hh_l{layer}"), getattr(self.decoder, f"bias_hh_l{layer}")
+            )
+            in_gate, forget_gate, cell_gate, out_gate = gates.chunk(4, dim=-1)
+            c = torch.sigmoid(forget_gate) * cell[layer] + torch.sigmoid(in_gate) * torch.tanh(cell_gate)
+            h = torch.sigmoid(out_gate) * torch.tanh(c)
+            new_hidden.append(h)
+            new_cell.append(c)
+            layer_input = h
+        return layer_input, (torch.stack(new_hidden), torch.stack(new_cell))
+
     @torch.no_grad()
     def sample(
-        self, z: torch.Tensor, *, temperature: float = 1.0, generator: torch.Generator | None = None
+        self,
+        z: torch.Tensor,
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        first_bar: int = 0,
     ) -> torch.Tensor:
-        """``z [B, latent]`` → tokens ``[B, T, V]``; temperature 0 takes the most likely token at every step."""
+        """``z [B, latent]`` → tokens ``[B, T, V]`` of bars ``first_bar`` … ``bars − 1`` (bars are decoded apart,
+        so later bars need not decode the earlier ones); temperature 0 takes the most likely token at every step."""
         batch = z.shape[0]
         bars = self.bar_embeddings(z)
-        out = torch.empty(batch, self.bars * self.steps_per_bar, self.voices, dtype=torch.long, device=z.device)
-        for bar in range(self.bars):
+        steps = (self.bars - first_bar) * self.steps_per_bar
+        out = torch.empty(batch, steps, self.voices, dtype=torch.long, device=z.device)
+        for bar in range(first_bar, self.bars):
             state = self._bar_state(bars[:, bar])
-            previous = torch.full((batch, 1, self.voices), REST, dtype=torch.long, device=z.device)
+            previous = torch.full((batch, self.voices), REST, dtype=torch.long, device=z.device)
             for step in range(self.steps_per_bar):
-                inputs = torch.cat([self._embed(previous), bars[:, bar, None]], dim=-1)
-                output, state = self.decoder(inputs, state)
-                logits = self.to_tokens(output[:, 0]).view(batch, self.voices, self.vocabulary)
+                output, state = self._decoder_step(
+                    torch.cat([self.embed(previous).flatten(1), bars[:, bar]], -1), state
+                )
+                logits = self.to_tokens(output).view(batch, self.voices, self.vocabulary)
                 if temperature <= 0:
                     chosen = logits.argmax(-1)
                 else:
                     probabilities = F.softmax(logits / temperature, dim=-1).view(-1, self.vocabulary)
                     chosen = torch.multinomial(probabilities, 1, generator=generator).view(batch, self.voices)
-                out[:, bar * self.steps_per_bar + step] = chosen
-                previous = chosen[:, None]
+                out[:, (bar - first_bar) * self.steps_per_bar + step] = chosen
+                previous = chosen
         return out
 
 

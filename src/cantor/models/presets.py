@@ -327,9 +327,9 @@ class GeneratorTrainConfig:
     melody), split by tune like the audio data.
 
     Loss per window: token cross-entropy + β · max(KL − ``free_nats``, 0), β rising linearly from 0 to
-    ``kl_weight`` over the first ``kl_warmup_fraction`` of the steps (KL annealing; free bits let the latent carry that many nats at no cost,
-    as in MusicVAE). ``previous_dropout`` blanks the decoder's previous-step input at that rate. Windows are
-    transposed by up to ±``transpose`` semitones.
+    ``kl_weight`` over the first ``kl_warmup_fraction`` of the steps (KL annealing; free bits let the latent carry
+    that many nats at no cost, as in MusicVAE). ``previous_dropout`` blanks the decoder's previous-step input at
+    that rate. Windows are transposed by up to ±``transpose`` semitones.
     """
 
     batch_size: int = 128

@@ -1,0 +1,159 @@
+"""``cantor generate``: new music from the LSTM-VAE, thin over :class:`cantor.Generator` and
+:mod:`cantor.inference.scores`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cantor.errors import UsageError
+
+generate_app = typer.Typer(help="Write new music: sample, interpolate, continue.", no_args_is_help=True)
+
+_STYLE = typer.Option("chorale", "--style", "-s", help="chorale or folk (or a trained generator's folder).")
+_OUT = typer.Option(Path("generated"), "--out", "-o", help="Folder for the pieces (.mid, .musicxml, .png, .wav).")
+_TEMPERATURE = typer.Option(0.9, "--temperature", "-t", help="Sampling temperature (0: always the likeliest).")
+_SEED = typer.Option(None, "--seed", help="Random seed: the same seed writes the same music.")
+_TEMPO = typer.Option(90.0, "--tempo", help="Tempo of the MIDI and audio, in beats per minute.")
+_PROGRAM = typer.Option(None, "--program", help="General-MIDI program for every voice (default: organ / flute).")
+_SOUNDFONT = typer.Option(None, "--soundfont", help="Soundfont for the audio (path or name, e.g. TimGM6mb).")
+_NO_AUDIO = typer.Option(False, "--no-audio", help="Write no audio (MIDI, MusicXML and the piano roll only).")
+_VOCODER = typer.Option(None, "--vocoder", help="Also pass the audio through a Cantor vocoder (gan, waveflow).")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace pieces already written.")
+
+
+def _write(pieces, out: Path, *, command: str, generator, settings: dict, **options) -> None:
+    from cantor.inference.scores import ScoreOptions, write_pieces, write_summary
+
+    program = options.pop("program")
+    score_options = ScoreOptions(
+        programs={voice: program for voice in generator.voices} if program is not None else None, **options
+    )
+    if program is not None and not 0 <= program <= 127:
+        raise UsageError(f"--program must be a General-MIDI program 0–127, got {program}")
+    written = write_pieces(pieces, out, score_options, overwrite=settings.pop("overwrite"))
+    write_summary(
+        out,
+        {
+            "command": command,
+            "model": str(generator.folder),
+            "model_step": generator.metadata.get("step"),
+            **settings,
+            "tempo_bpm": score_options.tempo_bpm,
+            "pieces": [path.stem for path in written],
+        },
+    )
+    for path in written:
+        typer.echo(f"{path.with_suffix('')}.{{mid,musicxml,png{',wav' if score_options.audio else ''}}}")
+
+
+def _command_line() -> str:
+    import shlex
+    import sys
+
+    return "cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@generate_app.command("sample")
+def sample(
+    style: str = _STYLE,
+    n: int = typer.Option(4, "--n", "-n", help="How many pieces."),
+    bars: int = typer.Option(16, "--bars", help="Length of each piece in bars."),
+    temperature: float = _TEMPERATURE,
+    seed: int = _SEED,
+    out: Path = _OUT,
+    tempo: float = _TEMPO,
+    program: int = _PROGRAM,
+    soundfont: str = _SOUNDFONT,
+    no_audio: bool = _NO_AUDIO,
+    vocoder: str = _VOCODER,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Sample new pieces from the model's prior."""
+    from cantor.inference.generate import Generator
+
+    generator = Generator(style)
+    pieces = generator.sample(n, bars=bars, temperature=temperature, seed=seed)
+    settings = {"action": "sample", "n": n, "bars": bars, "temperature": temperature, "seed": seed}
+    _write(
+        pieces,
+        out,
+        command=_command_line(),
+        generator=generator,
+        settings={**settings, "overwrite": overwrite},
+        tempo_bpm=tempo,
+        program=program,
+        soundfont=soundfont,
+        audio=not no_audio,
+        vocoder=vocoder,
+    )
+
+
+@generate_app.command("interpolate")
+def interpolate(
+    first: Path = typer.Argument(..., help="MIDI file to start from."),
+    last: Path = typer.Argument(..., help="MIDI file to end at."),
+    steps: int = typer.Option(5, "--steps", help="Pieces from first to last, both ends included."),
+    style: str = _STYLE,
+    out: Path = _OUT,
+    tempo: float = _TEMPO,
+    program: int = _PROGRAM,
+    soundfont: str = _SOUNDFONT,
+    no_audio: bool = _NO_AUDIO,
+    vocoder: str = _VOCODER,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Morph one piece into another through the model's latent space (window by window)."""
+    from cantor.inference.generate import Generator
+
+    generator = Generator(style)
+    pieces = generator.interpolate(first, last, steps=steps)
+    settings = {"action": "interpolate", "first": str(first), "last": str(last), "steps": steps}
+    _write(
+        pieces,
+        out,
+        command=_command_line(),
+        generator=generator,
+        settings={**settings, "overwrite": overwrite},
+        tempo_bpm=tempo,
+        program=program,
+        soundfont=soundfont,
+        audio=not no_audio,
+        vocoder=vocoder,
+    )
+
+
+@generate_app.command("continue")
+def continue_(
+    primer: Path = typer.Argument(..., help="MIDI file to continue (its top tracks are the voices)."),
+    bars: int = typer.Option(8, "--bars", help="Bars to add."),
+    temperature: float = _TEMPERATURE,
+    seed: int = _SEED,
+    style: str = _STYLE,
+    out: Path = _OUT,
+    tempo: float = _TEMPO,
+    program: int = _PROGRAM,
+    soundfont: str = _SOUNDFONT,
+    no_audio: bool = _NO_AUDIO,
+    vocoder: str = _VOCODER,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Continue a primer: the piece written out is the primer followed by the new bars."""
+    from cantor.inference.generate import Generator
+
+    generator = Generator(style)
+    piece = generator.continue_(primer, bars=bars, temperature=temperature, seed=seed)
+    settings = {"action": "continue", "primer": str(primer), "bars": bars, "temperature": temperature, "seed": seed}
+    _write(
+        [piece],
+        out,
+        command=_command_line(),
+        generator=generator,
+        settings={**settings, "overwrite": overwrite},
+        tempo_bpm=tempo,
+        program=program,
+        soundfont=soundfont,
+        audio=not no_audio,
+        vocoder=vocoder,
+    )
