@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -56,3 +58,151 @@ def test_sampling_is_deterministic_under_a_seed():
     other = model.sample(z, temperature=1.0, generator=torch.Generator().manual_seed(8))
     assert first.shape == (3, 32, 4) and torch.equal(first, again) and not torch.equal(first, other)
     assert int(first.max()) < TINY.converter.vocabulary
+
+
+# --- training system, facade and CLI ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def memorised(tmp_path_factory, windows) -> Path:
+    """A tiny generator that has memorised two 2-bar chorale windows (trained until it decodes both exactly from
+    their codes), saved as a weights folder."""
+    from cantor.models.generator import GENERATOR_KIND
+    from cantor.models.weights import save_weights
+
+    torch.manual_seed(0)
+    model = LSTMVAE(TINY)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    pair = windows[:2]
+    for step in range(1, 1001):
+        out = model(pair)
+        kl = kl_divergence(out["mean"], out["log_variance"])
+        loss = (reconstruction_loss(out["logits"], pair) + 0.001 * kl).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        if step % 50 == 0 and torch.equal(model.eval().sample(model.encode(pair)[0], temperature=0), pair):
+            break
+        model.train()
+    else:
+        pytest.fail("the tiny generator did not memorise two windows in 1000 steps")
+    folder = tmp_path_factory.mktemp("generator") / "tiny"
+    save_weights(folder, model.eval(), kind=GENERATOR_KIND, config=TINY.to_dict(), metadata={"step": 250})
+    return folder
+
+
+def _notes(piece):
+    return {voice: [tuple(note) for note in notes] for voice, notes in piece.voices.items()}
+
+
+def test_interpolation_ends_decode_to_the_inputs(memorised, windows):
+    from cantor.inference.generate import Generator
+
+    generator = Generator(memorised)
+    first, last = (TINY.converter.from_tensors(windows[i].numpy(), title=f"w{i}") for i in range(2))
+    pieces = generator.interpolate(first, last, steps=4)
+    assert len(pieces) == 4
+    assert _notes(pieces[0]) == _notes(first) and _notes(pieces[-1]) == _notes(last)
+    assert _notes(pieces[1]) != _notes(pieces[0])  # the path moves
+
+
+def test_sampling_and_continuation(memorised, windows):
+    from cantor.inference.generate import Generator
+
+    generator = Generator(memorised)
+    once = generator.sample(2, bars=5, seed=3)
+    again = generator.sample(2, bars=5, seed=3)
+    assert [_notes(p) for p in once] == [_notes(p) for p in again]
+    assert _notes(generator.sample(1, bars=5, seed=4)[0]) != _notes(once[0])
+    for piece in once:  # exactly the bars asked for: nothing sounds past the end
+        assert max(n.onset + n.duration for notes in piece.voices.values() for n in notes) <= 5 * piece.bar_ticks
+
+    primer = TINY.converter.from_tensors(windows[0].numpy(), title="primer")
+    continued = generator.continue_(primer, bars=3, seed=1)
+    tokens = TINY.converter.encode(continued)
+    assert len(tokens) == (2 + 3) * 16
+    assert np.array_equal(tokens[:32], windows[0].numpy())  # the primer is kept as it was
+
+
+def test_bad_requests_get_clear_errors(memorised, tmp_path):
+    from cantor.errors import UsageError
+    from cantor.inference.generate import Generator
+
+    generator = Generator(memorised)
+    with pytest.raises(UsageError, match="at least 2"):
+        generator.interpolate(tmp_path / "a.mid", tmp_path / "b.mid", steps=1)
+    with pytest.raises(UsageError, match="no such file"):
+        generator.continue_(tmp_path / "missing.mid")
+    with pytest.raises(UsageError, match="temperature"):
+        generator.sample(1, temperature=-1)
+    with pytest.raises(UsageError, match="unknown model"):
+        Generator("no-such-style")
+
+
+def test_training_command_exports_a_model_that_learnt(tmp_path):
+    """`cantor train generator` on three chorales: the exported model reconstructs its training windows."""
+    from typer.testing import CliRunner
+
+    from cantor.cli.main import app
+    from cantor.data.corpus import load_corpus, split_of
+    from cantor.inference.generate import Generator
+    from cantor.train.generator import corpus_split
+
+    result = CliRunner().invoke(
+        app, ["train", "generator", "--style", "tiny-generator", "--out", str(tmp_path / "run"), "--threads", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    generator = Generator(tmp_path / "run" / "final")
+    assert generator.metadata["step"] == 240
+    train = corpus_split([p for p in load_corpus() if p.is_chorale], "train", 3)
+    assert all(split_of(p.tune_group) == "train" for p in train)
+    found = [w for p in train if p.meter == (4, 4) for w in generator.converter.to_tensors(p, hop_bars=4)]
+    tokens = torch.from_numpy(np.stack(found))
+
+    def accuracy(model) -> float:
+        with torch.no_grad():
+            return float(token_accuracy(model.decode_logits(model.encode(tokens)[0], tokens), tokens))
+
+    untrained = accuracy(LSTMVAE(generator.config).eval())
+    assert accuracy(generator.model) > max(0.8, untrained + 0.15)
+
+
+def test_generate_command_writes_every_file(memorised, tmp_path):
+    import pretty_midi
+    import soundfile
+
+    from .test_cli import cantor
+
+    out = tmp_path / "out"
+    args = ["generate", "sample", "--style", str(memorised), "--n", "2", "--bars", "3", "--seed", "1", "-o", str(out)]
+    result = cantor(*args, "--soundfont", "TimGM6mb")
+    assert result.returncode == 0, result.stderr
+    for index in (1, 2):
+        stem = out / f"tiny-sample-{index}"
+        midi = pretty_midi.PrettyMIDI(str(stem.with_suffix(".mid")))
+        assert [track.name for track in midi.instruments] == list(TINY.converter.voices)
+        assert sum(len(track.notes) for track in midi.instruments) > 0
+        assert "<score-partwise" in stem.with_suffix(".musicxml").read_text()
+        assert stem.with_suffix(".png").stat().st_size > 1000
+        audio, rate = soundfile.read(stem.with_suffix(".wav"))
+        assert rate == 44100 and np.abs(audio).max() > 0.1
+    assert not list(out.glob(".*partial"))
+
+    again = cantor(*args, "--no-audio")  # the pieces are there: refused, nothing replaced
+    assert again.returncode != 0 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_generate_command_rejects_bad_midi(memorised, tmp_path):
+    import pretty_midi
+
+    from .test_cli import cantor
+
+    text = tmp_path / "notes.mid"
+    text.write_text("not a MIDI file")
+    empty = tmp_path / "empty.mid"
+    pretty_midi.PrettyMIDI().write(str(empty))
+    for primer, message in ((text, "not a readable MIDI file"), (empty, "no notes")):
+        result = cantor("generate", "continue", str(primer), "--style", str(memorised), "-o", str(tmp_path / "o"))
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()

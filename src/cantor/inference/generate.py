@@ -88,6 +88,7 @@ class Generator:
         tokens = self._extend(tokens, bars * self.converter.steps_per_bar, temperature, generator)
         return [self._piece(item, f"{self.name}-sample-{index + 1}") for index, item in enumerate(tokens)]
 
+    @torch.no_grad()
     def interpolate(self, first: Piece | str | Path, last: Piece | str | Path, *, steps: int = 5) -> list[Piece]:
         """``steps`` pieces morphing from ``first`` to ``last`` (both included, as the model reconstructs them).
 
