@@ -36,10 +36,12 @@ def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tup
     return target, payload, run_info, size_mb
 
 
-def compute_line(payload: dict, run_info: dict, *, selection: str, compute: str | None) -> str:
+def compute_line(
+    payload: dict, run_info: dict, *, selection: str, compute: str | None, machine: str | None = None
+) -> str:
     """Which step the weights are from and what training cost; ``compute`` overrides the measured wall time
-    (for runs that spanned sessions or shared the machine)."""
+    (for runs that spanned sessions or shared the machine), ``machine`` this machine (for runs made elsewhere)."""
     step = payload["metadata"].get("step")
     hours = run_info.get("wall_hours_total", run_info.get("wall_hours_last_session", 0))
     spent = compute or f"{hours:.2f} h wall"
-    return f"- weights from step {step} ({selection}); {spent} on {machine_description()}"
+    return f"- weights from step {step} ({selection}); {spent} on {machine or machine_description()}"

@@ -37,6 +37,9 @@ def plot_training_curves(metrics_csvs: Sequence[Path], out: Path) -> Path:
     left.set_xlabel("step")
     left.set_title("training losses")
     left.legend(fontsize=8)
+    validation = [value for key, points in series.items() if key.startswith("valid/") for _, value in points]
+    if validation and min(validation) > 0 and max(validation) / min(validation) > 50:
+        right.set_yscale("log")  # e.g. a KL in tens of nats beside accuracies: one linear axis flattens the latter
     right.set_xlabel("step")
     right.set_title("validation metrics")
     right.legend(fontsize=8)

@@ -1,0 +1,103 @@
+"""Ship a trained symbolic generator (LSTM-VAE) as ``<style>-generator`` with its model card.
+
+    .venv/bin/python recipes/ship_generator.py --run runs/gen-chorale --style chorale \
+        --benchmark benchmarks/results/generation-chorale.md --compute "…"
+
+The card records the training command, steps, compute, parameters and validation metrics, and the headline rows
+of the generation benchmark (held-out tunes; Markov and random baselines beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from pathlib import Path
+
+from _shipping import compute_line, copy_weights
+
+from cantor.inference.generate import SHIPPED_SUFFIX
+from cantor.models.generator import GENERATOR_KIND
+
+DESCRIPTION = (
+    "Symbolic generation: an LSTM-VAE after MusicVAE. A bidirectional LSTM encodes a {bars}-bar window of "
+    "{voices} on a sixteenth-note grid (per voice and step: rest, hold, or the onset of a pitch) into a {latent}-d "
+    "latent code; a conductor LSTM unrolls the code into one embedding per bar and a 2-layer bar decoder, restarted "
+    "every bar, writes the bar step by step. Longer pieces are written window by window: each new window's code is "
+    "drawn, by importance resampling from the encoder's proposal, to fit the last {half} bars already written. "
+    "Selected by the validation bound on the negative log-likelihood per token (reconstruction + KL)."
+)
+
+
+def benchmark_rows(table: Path) -> list[str]:
+    """Reconstruction, overlap and novelty per system from the JSON beside a benchmarks/generation.py table."""
+    results = json.loads(table.with_suffix(".json").read_text())
+    recon = results["reconstruction"]
+    rows = [
+        f"- held-out windows: accuracy {recon['teacher_forced_accuracy']:.3f} teacher-forced, "
+        f"{recon['free_running_accuracy']:.3f} free-running; NLL bound {recon['nll_bound_per_token']:.3f} "
+        f"nats/token; one piece of 16 bars in {results['seconds_per_piece']:.2f} s",
+        "",
+        "| system | overlap with held-out tunes (mean) | pitch-class entropy | scale consistency | "
+        "16-note spans copied |",
+        "|---|---|---|---|---|",
+    ]
+    for name, entry in results["sets"].items():
+        overlap = f"{entry['overlap']['mean']:.3f}" if entry["overlap"] else "–"
+        entropy = entry["statistics"]["pitch_class_entropy"][0]
+        scale = entry["statistics"]["scale_consistency"][0]
+        rows.append(f"| {name} | {overlap} | {entropy:.2f} | {scale:.2f} | {entry['copied_spans']:.2%} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--style", required=True)
+    parser.add_argument("--benchmark", type=Path, help="table written by benchmarks/generation.py")
+    parser.add_argument("--compute", help="what training cost")
+    parser.add_argument("--machine", help="where it ran, when not on this machine")
+    parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
+    args = parser.parse_args()
+
+    name = f"{args.style}{SHIPPED_SUFFIX}"
+    target, payload, run, size_mb = copy_weights(args.run, name, kind=GENERATOR_KIND)
+    meta, config = payload["metadata"], payload["config"]
+    grid = config["converter"]
+    voices = ", ".join(grid["voices"])
+    lines = [
+        f"# Model card: `{name}` ({GENERATOR_KIND})",
+        "",
+        DESCRIPTION.format(bars=grid["bars"], voices=voices, latent=config["latent"], half=grid["bars"] // 2),
+        "",
+        f'- use: `cantor generate sample --style {args.style}`, `cantor.Generator("{args.style}")`',
+        f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
+        f"- configuration: `{json.dumps(config)}`",
+        f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
+        "",
+        "## Training",
+        "",
+        "- data: the music21 corpus bundled with Cantor (`cantor/data/corpus_index.json.gz`), the pieces that hold "
+        f"these voices in 4/4 on a sixteenth grid, split by tune group; {meta.get('train_data', '?')}",
+        f"- command: `{meta.get('command') or run.get('command')}`",
+        compute_line(payload, run, selection="best validation NLL bound", compute=args.compute, machine=args.machine),
+        f"- recipe: {json.dumps(run['train'])}",
+        "",
+        "## Validation (valid tunes, every window, untransposed; codes = posterior means)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
+    if args.benchmark:
+        lines += ["", "## Measured (`benchmarks/generation.py`, held-out tunes)", ""]
+        lines += benchmark_rows(args.benchmark)
+        lines += ["", f"See `{args.benchmark}` for every statistic and feature."]
+    if args.note:
+        lines += ["", "## Notes", "", *[f"- {note}" for note in args.note]]
+    (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+    print(f"shipped {args.run} → {target}")
+
+
+if __name__ == "__main__":
+    main()
