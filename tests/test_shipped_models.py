@@ -148,4 +148,29 @@ def test_cli_lists_every_shipped_model():
     assert result.returncode == 0, result.stderr
     listed = result.stdout.replace("\n", " ")
     for name in available_models():
-        assert name[:8] in listed, name  # rich may cut long names in a narrow table
+        assert name in listed, name
+
+
+@pytest.mark.parametrize("style", ["chorale", "folk"])
+def test_shipped_generators_write_music_in_a_key_and_reconstruct_held_out_tunes(style):
+    """Samples stay in a key across windows (held-out tunes: 0.94 / 0.99), nothing is copied from training, and
+    held-out windows reconstruct well above an untrained model's share of rests and holds."""
+    from cantor.data.corpus import load_corpus, split_of
+    from cantor.inference.generate import Generator
+    from cantor.metrics.music import NoveltyIndex, scale_consistency
+    from cantor.models.generator import token_accuracy
+
+    generator = Generator(style)
+    card = (generator.folder / "MODEL_CARD.md").read_text()
+    assert "cantor train generator" in card and "generators_on_gpu.sh" in card
+    pieces = generator.sample(6, bars=8, seed=0)
+    assert np.mean([scale_consistency(piece) for piece in pieces]) > 0.85
+    corpus = [p for p in load_corpus() if all(v in p.voices for v in generator.voices)]
+    novelty = NoveltyIndex([p for p in corpus if split_of(p.tune_group) == "train"])
+    assert sum(novelty.copied_share(piece)[0] for piece in pieces) == 0
+    held_out = [p for p in corpus if split_of(p.tune_group) == "test"][:30]
+    windows, _ = generator.converter.corpus_windows(held_out, hop_bars=4)
+    tokens = torch.from_numpy(windows.astype(np.int64))
+    with torch.no_grad():
+        accuracy = token_accuracy(generator.model.decode_logits(generator.model.encode(tokens)[0], tokens), tokens)
+    assert accuracy > 0.7  # 0.85 (chorale) and 0.76 (folk) on valid + test tunes when shipped

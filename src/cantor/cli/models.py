@@ -13,6 +13,7 @@ _HEADLINE = {
     "vocoder": ("valid/mel_l1", "log-mel L1 {:.3f}"),
     "transcriber": ("valid/note_f1", "note F1 {:.2f}"),
     "instrument-classifier": ("valid/family_accuracy", "family accuracy {:.2f}"),
+    "generator": ("valid/accuracy", "reconstruction {:.2f}"),
 }
 
 
@@ -26,6 +27,8 @@ def _what(kind: str, config: dict) -> str:
         return "notes and f0 of a stem"
     if kind == "instrument-classifier":
         return f"GM family ({len(config['families'])}) and program of a stem"
+    if kind == "generator":
+        return f"writes {', '.join(config['converter']['voices'])}"
     return kind
 
 
@@ -35,7 +38,7 @@ def models() -> None:
 
     table = Table(title="shipped models")
     for column in ("name", "kind", "what", "parameters", "trained", "validation"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "name")  # names are what users type: never cut them
     for name, folder in available_models().items():
         payload = json.loads((folder / "config.json").read_text())
         kind, config, meta = payload["kind"], payload["config"], payload.get("metadata", {})
