@@ -9,19 +9,10 @@ import pytest
 import torch
 
 from cantor.data.corpus import load_corpus
-from cantor.data.symbolic import VoiceGridConverter
-from cantor.models.generator import LSTMVAE, GeneratorConfig, kl_divergence, reconstruction_loss, token_accuracy
+from cantor.models.generator import LSTMVAE, kl_divergence, reconstruction_loss, token_accuracy
+from cantor.models.presets import generator_preset
 
-TINY = GeneratorConfig(
-    converter=VoiceGridConverter(bars=2),
-    embedding=8,
-    encoder_hidden=64,
-    latent=16,
-    conductor_hidden=32,
-    bar_embedding=32,
-    decoder_hidden=128,
-    decoder_layers=1,
-)
+TINY, _ = generator_preset("tiny-generator")  # 2-bar windows of the four chorale voices
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +24,27 @@ def windows() -> torch.Tensor:
     return torch.from_numpy(np.stack(found[:4]))
 
 
-def test_a_tiny_lstm_vae_memorises_bars_through_its_latent(windows):
-    torch.manual_seed(0)
-    model = LSTMVAE(TINY)
+def _fit(model: LSTMVAE, windows: torch.Tensor, steps: int, *, until=None) -> int | None:
+    """Adam on reconstruction + 0.001 · KL; stops early (checked every 50 steps) once ``until(model)`` holds.
+    Returns the steps taken (None when ``until`` never held)."""
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(300):
-        out = model(windows)
+    for step in range(1, steps + 1):
+        out = model.train()(windows)
         kl = kl_divergence(out["mean"], out["log_variance"])
         loss = (reconstruction_loss(out["logits"], windows) + 0.001 * kl).mean()
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
+        if until is not None and step % 50 == 0 and until(model.eval()):
+            return step
+    return None if until is not None else steps
+
+
+def test_a_tiny_lstm_vae_memorises_bars_through_its_latent(windows):
+    torch.manual_seed(0)
+    model = LSTMVAE(TINY)
+    _fit(model, windows, 300)
     model.eval()
     mean, _ = model.encode(windows)
     assert token_accuracy(model.decode_logits(mean, windows), windows) > 0.95  # MusicVAE's (teacher-forced) measure
@@ -72,23 +72,12 @@ def memorised(tmp_path_factory, windows) -> Path:
 
     torch.manual_seed(0)
     model = LSTMVAE(TINY)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     pair = windows[:2]
-    for step in range(1, 1001):
-        out = model(pair)
-        kl = kl_divergence(out["mean"], out["log_variance"])
-        loss = (reconstruction_loss(out["logits"], pair) + 0.001 * kl).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        if step % 50 == 0 and torch.equal(model.eval().sample(model.encode(pair)[0], temperature=0), pair):
-            break
-        model.train()
-    else:
+    steps = _fit(model, pair, 1000, until=lambda m: torch.equal(m.sample(m.encode(pair)[0], temperature=0), pair))
+    if steps is None:
         pytest.fail("the tiny generator did not memorise two windows in 1000 steps")
     folder = tmp_path_factory.mktemp("generator") / "tiny"
-    save_weights(folder, model.eval(), kind=GENERATOR_KIND, config=TINY.to_dict(), metadata={"step": 250})
+    save_weights(folder, model.eval(), kind=GENERATOR_KIND, config=TINY.to_dict(), metadata={"step": steps})
     return folder
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -23,29 +24,43 @@ _VOCODER = typer.Option(None, "--vocoder", help="Also pass the audio through a C
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace pieces already written.")
 
 
-def _write(pieces, out: Path, *, command: str, generator, settings: dict, **options) -> None:
+@dataclass(frozen=True)
+class _Output:
+    """Where and how the pieces are written: the options every generate command shares."""
+
+    out: Path
+    tempo: float
+    program: int | None
+    soundfont: str | None
+    no_audio: bool
+    vocoder: str | None
+    overwrite: bool
+
+
+def _write(pieces, generator, settings: dict, output: _Output) -> None:
     from cantor.inference.scores import ScoreOptions, write_pieces, write_summary
 
-    program = options.pop("program")
-    score_options = ScoreOptions(
-        programs={voice: program for voice in generator.voices} if program is not None else None, **options
+    if output.program is not None and not 0 <= output.program <= 127:
+        raise UsageError(f"--program must be a General-MIDI program 0–127, got {output.program}")
+    options = ScoreOptions(
+        tempo_bpm=output.tempo,
+        programs=None if output.program is None else {voice: output.program for voice in generator.voices},
+        soundfont=output.soundfont,
+        audio=not output.no_audio,
+        vocoder=output.vocoder,
     )
-    if program is not None and not 0 <= program <= 127:
-        raise UsageError(f"--program must be a General-MIDI program 0–127, got {program}")
-    written = write_pieces(pieces, out, score_options, overwrite=settings.pop("overwrite"))
-    write_summary(
-        out,
-        {
-            "command": command,
-            "model": str(generator.folder),
-            "model_step": generator.metadata.get("step"),
-            **settings,
-            "tempo_bpm": score_options.tempo_bpm,
-            "pieces": [path.stem for path in written],
-        },
-    )
+    written = write_pieces(pieces, output.out, options, overwrite=output.overwrite)
+    summary = {
+        "command": _command_line(),
+        "model": str(generator.folder),
+        "model_step": generator.metadata.get("step"),
+        **settings,
+        "tempo_bpm": output.tempo,
+        "pieces": [path.stem for path in written],
+    }
+    write_summary(output.out, summary)
     for path in written:
-        typer.echo(f"{path.with_suffix('')}.{{mid,musicxml,png{',wav' if score_options.audio else ''}}}")
+        typer.echo(f"{path.with_suffix('')}.{{mid,musicxml,png{',wav' if options.audio else ''}}}")
 
 
 def _command_line() -> str:
@@ -76,18 +91,7 @@ def sample(
     generator = Generator(style)
     pieces = generator.sample(n, bars=bars, temperature=temperature, seed=seed)
     settings = {"action": "sample", "n": n, "bars": bars, "temperature": temperature, "seed": seed}
-    _write(
-        pieces,
-        out,
-        command=_command_line(),
-        generator=generator,
-        settings={**settings, "overwrite": overwrite},
-        tempo_bpm=tempo,
-        program=program,
-        soundfont=soundfont,
-        audio=not no_audio,
-        vocoder=vocoder,
-    )
+    _write(pieces, generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
 
 
 @generate_app.command("interpolate")
@@ -110,18 +114,7 @@ def interpolate(
     generator = Generator(style)
     pieces = generator.interpolate(first, last, steps=steps)
     settings = {"action": "interpolate", "first": str(first), "last": str(last), "steps": steps}
-    _write(
-        pieces,
-        out,
-        command=_command_line(),
-        generator=generator,
-        settings={**settings, "overwrite": overwrite},
-        tempo_bpm=tempo,
-        program=program,
-        soundfont=soundfont,
-        audio=not no_audio,
-        vocoder=vocoder,
-    )
+    _write(pieces, generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
 
 
 @generate_app.command("continue")
@@ -145,15 +138,4 @@ def continue_(
     generator = Generator(style)
     piece = generator.continue_(primer, bars=bars, temperature=temperature, seed=seed)
     settings = {"action": "continue", "primer": str(primer), "bars": bars, "temperature": temperature, "seed": seed}
-    _write(
-        [piece],
-        out,
-        command=_command_line(),
-        generator=generator,
-        settings={**settings, "overwrite": overwrite},
-        tempo_bpm=tempo,
-        program=program,
-        soundfont=soundfont,
-        audio=not no_audio,
-        vocoder=vocoder,
-    )
+    _write([piece], generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
