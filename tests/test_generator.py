@@ -195,3 +195,40 @@ def test_generate_command_rejects_bad_midi(memorised, tmp_path):
         result = cantor("generate", "continue", str(primer), "--style", str(memorised), "-o", str(tmp_path / "o"))
         assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_finetuning_adapts_a_generator_to_a_few_midi_files(memorised, tmp_path):
+    """`--finetune` starts from the base weights, learns the new pieces, and stays near the base (the anchor)."""
+    from cantor.data.symbolic import piece_to_midi
+    from cantor.inference.generate import Generator
+
+    from .test_cli import cantor
+
+    midis = tmp_path / "mine"
+    midis.mkdir()
+    chorales = [p for p in load_corpus() if p.is_chorale and p.meter == (4, 4)][10:13]
+    for index, piece in enumerate(chorales):
+        piece_to_midi(piece, midis / f"{index}.mid")
+    run = tmp_path / "run"
+    result = cantor("train", "generator", "--finetune", str(memorised), "--data", str(midis), "--out", str(run),
+                    "--max-steps", "50", "--threads", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    base, tuned = Generator(memorised), Generator(run / "final")
+    windows, _ = tuned.converter.corpus_windows(chorales[:2], hop_bars=2)
+    tokens = torch.from_numpy(windows.astype(np.int64))
+
+    def accuracy(model) -> float:
+        with torch.no_grad():
+            return float(token_accuracy(model.decode_logits(model.encode(tokens)[0], tokens), tokens))
+
+    assert accuracy(tuned.model) > accuracy(base.model) + 0.05
+    moved = [(a - b).norm() / b.norm() for a, b in zip(tuned.model.parameters(), base.model.parameters(), strict=True)]
+    assert 0 < float(torch.stack(moved).max()) < 0.5
+
+    for args, message in (
+        (["--finetune", str(memorised)], "needs --data"),
+        (["--finetune", str(memorised), "--data", str(tmp_path / "nowhere")], "no such folder"),
+        (["--data", str(midis)], "is for --finetune"),
+    ):
+        result = cantor("train", "generator", *args, "--out", str(tmp_path / "bad"))
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr

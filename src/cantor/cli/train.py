@@ -207,6 +207,10 @@ train_app.command("classifier")(
 def generator(
     out: Path = _OUT,
     style: str = typer.Option("chorale", "--style", help="chorale (four voices) or folk (a melody); tiny-generator."),
+    finetune: str = typer.Option(
+        None, "--finetune", help="Adapt this generator (chorale, folk or a folder) to the MIDI files in --data."
+    ),
+    data: Path = typer.Option(None, "--data", help="With --finetune: a folder of 5–20 MIDI files (the last held out)."),
     pieces: int = typer.Option(None, "--pieces", help="Use the first N pieces of each split."),
     kl_weight: float = typer.Option(None, "--kl-weight", help="Override the preset's β (the KL term's weight)."),
     free_nats: float = typer.Option(None, "--free-nats", help="Override the nats of KL that cost nothing."),
@@ -219,9 +223,10 @@ def generator(
     strategy: str = _STRATEGY,
     threads: int = _THREADS,
 ) -> None:
-    """Train the symbolic LSTM-VAE on the bundled corpus (no data folder needed); writes best/ and final/."""
-    from cantor.models.presets import generator_preset
-    from cantor.train.generator import train_generator
+    """Train the symbolic LSTM-VAE on the bundled corpus (no data folder needed), or fine-tune one on your own
+    MIDI files with --finetune; writes best/ and final/."""
+    from cantor.models.presets import GENERATOR_FINETUNE, generator_preset
+    from cantor.train.generator import train_generator, user_pieces
 
     overrides = {
         "pieces": pieces,
@@ -231,8 +236,33 @@ def generator(
         "batch_size": batch_size,
         "val_every_steps": val_every,
     }
-    model_config, train_config = _recipe(lambda: generator_preset(style), overrides)
+    pieces = None
+    if finetune is None:
+        if data is not None:
+            raise UsageError("--data is for --finetune (training from scratch reads the bundled corpus)")
+        model_config, train_config = _recipe(lambda: generator_preset(style), overrides)
+    else:
+        if data is None:
+            raise UsageError("--finetune needs --data: a folder of MIDI files in the new style")
+        model_config, train_config = _recipe(lambda: _finetune_recipe(finetune, GENERATOR_FINETUNE), overrides)
+        pieces = user_pieces(data, model_config.converter)
     options = _run_options(
         threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
     )
-    _trained(train_generator(out=out, model_config=model_config, train_config=train_config, options=options))
+    run = train_generator(
+        out=out,
+        model_config=model_config,
+        train_config=train_config,
+        options=options,
+        pieces=pieces,
+        data=str(data) if data else "music21 corpus (packaged index)",
+    )
+    _trained(run)
+
+
+def _finetune_recipe(base: str, recipe):
+    """(the base generator's config, the fine-tuning recipe starting from it)."""
+    from cantor.inference.generate import Generator
+
+    generator = Generator(base)
+    return generator.config, dataclasses.replace(recipe, init=str(generator.folder))

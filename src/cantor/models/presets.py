@@ -344,6 +344,8 @@ class GeneratorTrainConfig:
     transpose: int = 6
     hop_bars: int = 1
     pieces: int | None = None  # the first N usable pieces per split; None: all
+    init: str | None = None  # fine-tuning: the generator (name or folder) to start from
+    anchor_weight: float = 0.0  # fine-tuning: weight of the squared distance to the starting weights
     val_every_steps: int = 500
     val_sampled_items: int = 64  # validation windows also decoded free-running (slow: a step at a time)
     checkpoint_minutes: float = 5.0
@@ -402,6 +404,23 @@ GENERATOR_PRESETS: dict[str, tuple[GeneratorConfig, GeneratorTrainConfig]] = {
         ),
     ),
 }
+
+
+# Fine-tuning a shipped generator on 5–20 of the user's pieces: a few hundred small steps, full β from the start
+# (the base's latent is already shaped), and a pull towards the base weights so it keeps writing coherent music;
+# the held-out piece chooses the checkpoint.
+GENERATOR_FINETUNE = GeneratorTrainConfig(
+    batch_size=32,
+    learning_rate=3e-4,
+    final_learning_rate=3e-5,
+    warmup_steps=20,
+    max_steps=300,
+    kl_warmup_fraction=0.0,
+    free_nats=16.0,
+    anchor_weight=1e-2,
+    val_every_steps=50,
+    val_sampled_items=8,
+)
 
 
 def generator_preset(name: str) -> tuple[GeneratorConfig, GeneratorTrainConfig]:

@@ -1,4 +1,5 @@
-"""Training the symbolic generator (the LSTM-VAE) on the corpus, with KL annealing and free bits.
+"""Training the symbolic generator (the LSTM-VAE) on the corpus, with KL annealing and free bits — or fine-tuning a
+trained one on a handful of the user's own pieces.
 
 The corpus index ships with the package, so a run needs no data folder: the windows of every piece that holds the
 model's voices are cut on the fly (a second), split by tune group exactly as the audio data is (a tune and its
@@ -16,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from cantor.data.corpus import Piece, load_corpus, split_of
-from cantor.data.symbolic import ONSET, WindowDataset
+from cantor.data.symbolic import ONSET, NotRepresentable, VoiceGridConverter, WindowDataset, piece_from_midi
 from cantor.models.generator import (
     GENERATOR_KIND,
     LSTMVAE,
@@ -27,6 +28,27 @@ from cantor.models.generator import (
 )
 from cantor.models.presets import GeneratorTrainConfig
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
+
+
+def user_pieces(folder: Path, converter: VoiceGridConverter) -> dict[str, list[Piece]]:
+    """The MIDI files of ``folder`` as pieces with the model's voices: the last (by name) held out for validation,
+    which picks the checkpoint (early stopping), the others to train on. A file the grid cannot hold is named."""
+    from cantor.errors import UsageError
+
+    if not folder.is_dir():
+        raise UsageError(f"--data {folder}: no such folder")
+    files = sorted(path for path in folder.iterdir() if path.suffix.lower() in (".mid", ".midi"))
+    if len(files) < 2:
+        raise UsageError(f"{folder}: fine-tuning needs at least 2 MIDI files (one is held out), found {len(files)}")
+    pieces = []
+    for path in files:
+        piece = piece_from_midi(path, converter.voices)
+        try:
+            converter.encode(piece)
+        except NotRepresentable as error:
+            raise UsageError(f"{path}: the model cannot read it: {error}") from error
+        pieces.append(piece)
+    return {"train": pieces[:-1], "valid": pieces[-1:]}
 
 
 def kl_weight_at(step: int, recipe: GeneratorTrainConfig) -> float:
@@ -42,6 +64,32 @@ class GeneratorSystem(L.LightningModule):
         self.train_config = GeneratorTrainConfig(**train)
         self.model = LSTMVAE(self.model_config)
         self._valid: dict[str, list[float]] = {}
+        if self.train_config.init:
+            self._start_from(self.train_config.init)
+
+    def _start_from(self, base: str) -> None:
+        """Load the base generator's weights and keep a frozen copy that the anchor term pulls towards (not saved in
+        checkpoints: a resumed fine-tuning reads the base again)."""
+        from cantor.inference.generate import resolve_generator
+        from cantor.models.weights import load_weights
+
+        folder = resolve_generator(base)
+        network, payload = load_weights(
+            folder, kind=GENERATOR_KIND, build=lambda c: LSTMVAE(GeneratorConfig.from_dict(c))
+        )
+        if GeneratorConfig.from_dict(payload["config"]) != self.model_config:
+            raise ValueError(f"{folder}: its config differs from the model being trained")
+        self.model.load_state_dict(network.state_dict())
+        for name, parameter in network.named_parameters():
+            self.register_buffer(_anchor_name(name), parameter.detach().clone(), persistent=False)
+
+    def _anchor_penalty(self) -> torch.Tensor:
+        """Squared distance of the weights from the base model's (0 without a base)."""
+        terms = [
+            (parameter - getattr(self, _anchor_name(name))).pow(2).sum()
+            for name, parameter in self.model.named_parameters()
+        ]
+        return torch.stack(terms).sum()
 
     def configure_optimizers(self):
         optimiser = torch.optim.Adam(self.model.parameters(), lr=self.train_config.learning_rate)
@@ -58,6 +106,10 @@ class GeneratorSystem(L.LightningModule):
         kl = kl_divergence(out["mean"], out["log_variance"])
         beta = kl_weight_at(self.global_step, recipe)
         loss = (reconstruction + beta * (kl - recipe.free_nats).clamp(min=0)).mean()
+        if recipe.anchor_weight:
+            anchor = self._anchor_penalty()
+            loss = loss + recipe.anchor_weight * anchor
+            self.log("train/anchor", anchor)
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/reconstruction", reconstruction.mean())
         self.log("train/kl", kl.mean())
@@ -93,6 +145,10 @@ class GeneratorSystem(L.LightningModule):
         self._valid = {}
 
 
+def _anchor_name(parameter: str) -> str:
+    return "anchor_" + parameter.replace(".", "_")
+
+
 def corpus_split(pieces: list[Piece], split: str, limit: int | None = None) -> list[Piece]:
     """The pieces of one split (by tune group, as the audio data); the first ``limit`` of them if given."""
     chosen = [piece for piece in pieces if split_of(piece.tune_group) == split]
@@ -100,17 +156,19 @@ def corpus_split(pieces: list[Piece], split: str, limit: int | None = None) -> l
 
 
 def generator_datasets(
-    model_config: GeneratorConfig, train_config: GeneratorTrainConfig, pieces: list[Piece] | None = None
+    model_config: GeneratorConfig,
+    train_config: GeneratorTrainConfig,
+    pieces: dict[str, list[Piece]] | None = None,
 ) -> tuple[WindowDataset, WindowDataset, str]:
-    """(train, valid) window datasets from the corpus (or ``pieces``), and a line that describes them."""
+    """(train, valid) window datasets from the corpus split by tune (or from ``pieces`` by split), and a line that
+    describes them."""
     converter = model_config.converter
-    pieces = load_corpus() if pieces is None else pieces
-    usable = [piece for piece in pieces if all(voice in piece.voices for voice in converter.voices)]
+    if pieces is None:
+        corpus = load_corpus()
+        pieces = {split: corpus_split(corpus, split, train_config.pieces) for split in ("train", "valid")}
     sets, counts = {}, []
     for split in ("train", "valid"):
-        windows, owners = converter.corpus_windows(
-            corpus_split(usable, split, train_config.pieces), hop_bars=train_config.hop_bars
-        )
+        windows, owners = converter.corpus_windows(pieces[split], hop_bars=train_config.hop_bars)
         sets[split] = windows
         counts.append(f"{split} {len(set(owners))} pieces / {len(windows)} windows")
     train_set = WindowDataset(
@@ -122,9 +180,7 @@ def generator_datasets(
     )
     valid_set = WindowDataset(sets["valid"], converter, random=False)
     voices = "+".join(converter.voices)
-    description = f"corpus windows of {converter.bars} bars ({voices}), ±{train_config.transpose} st: " + "; ".join(
-        counts
-    )
+    description = f"windows of {converter.bars} bars ({voices}), ±{train_config.transpose} st: " + "; ".join(counts)
     return train_set, valid_set, description
 
 
@@ -134,15 +190,17 @@ def train_generator(
     model_config: GeneratorConfig,
     train_config: GeneratorTrainConfig,
     options: RunOptions = RunOptions(),
-    pieces: list[Piece] | None = None,
+    pieces: dict[str, list[Piece]] | None = None,
+    data: str = "music21 corpus (packaged index)",
 ) -> Path:
-    """Train (or resume) the LSTM-VAE on the corpus; export ``out/best`` and ``out/final``."""
+    """Train (or resume) the LSTM-VAE on the corpus (or on ``pieces`` by split, named ``data``); export
+    ``out/best`` and ``out/final``."""
     train_set, valid_set, description = generator_datasets(model_config, train_config, pieces)
     train_loader = DataLoader(
         train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
     )
     valid_loader = DataLoader(valid_set, batch_size=256, num_workers=0)
-    run_info = describe_run(options, "music21 corpus (packaged index)", model_config, train_config, description)
+    run_info = describe_run(options, data, model_config, train_config, description)
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system = GeneratorSystem(model_config.to_dict(), dataclasses.asdict(train_config))
     return run_training(
