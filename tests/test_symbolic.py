@@ -77,7 +77,7 @@ def test_refusals_say_why():
     short = Piece(
         "y", "chorale", "y", 0, "major", (4, 4), 192, 48, 0, {v: (Note(0, 6, 60),) for v in CONVERTER.voices}, "y"
     )
-    with pytest.raises(NotRepresentable, match="shorter than a sixteenth"):
+    with pytest.raises(NotRepresentable, match="off the sixteenth-note grid"):
         CONVERTER.encode(short)
     high = Piece(
         "z", "chorale", "z", 0, "major", (4, 4), 192, 48, 0, {v: (Note(0, 48, 120),) for v in CONVERTER.voices}, "z"

@@ -40,6 +40,8 @@ class _Output:
 def _write(pieces, generator, settings: dict, output: _Output) -> None:
     from cantor.inference.scores import ScoreOptions, write_pieces, write_summary
 
+    if output.tempo <= 0:
+        raise UsageError(f"--tempo must be positive, got {output.tempo}")
     if output.program is not None and not 0 <= output.program <= 127:
         raise UsageError(f"--program must be a General-MIDI program 0–127, got {output.program}")
     options = ScoreOptions(

@@ -76,7 +76,7 @@ class VoiceGridConverter:
             for note in piece.voices[voice]:
                 pitch = note.pitch + transpose
                 if note.onset % TICKS_PER_STEP or note.duration % TICKS_PER_STEP:
-                    raise NotRepresentable(f"{piece.piece_id}: {voice} has notes shorter than a sixteenth")
+                    raise NotRepresentable(f"{piece.piece_id}: {voice} has notes off the sixteenth-note grid")
                 if not self.low <= pitch <= self.high:
                     raise NotRepresentable(f"{piece.piece_id}: {voice} pitch {pitch} outside {self.low}–{self.high}")
                 first = (note.onset - start) // TICKS_PER_STEP
@@ -113,16 +113,9 @@ class VoiceGridConverter:
         tokens = self.encode(piece, transpose=transpose)
         windows = []
         for start in range(0, len(tokens) - self.window_steps + 1, hop_bars * self.steps_per_bar):
-            window = tokens[start : start + self.window_steps].copy()
-            if (window == REST).all():
-                continue
-            carried = window[0] == HOLD
-            if carried.any():  # the onset that this hold continues lies before the window
-                previous = tokens[: start + 1]
-                for column in np.flatnonzero(carried):
-                    onsets = np.flatnonzero(previous[:, column] >= ONSET)
-                    window[0, column] = previous[onsets[-1], column]
-            windows.append(window)
+            window = restate_held_notes(tokens[start : start + self.window_steps], tokens[:start])
+            if not (window == REST).all():
+                windows.append(window)
         return windows
 
     def transpose(self, tokens: np.ndarray, semitones: int) -> np.ndarray | None:
@@ -169,6 +162,17 @@ class VoiceGridConverter:
             voices=self.decode(tokens),
             tune_group=title,
         )
+
+
+def restate_held_notes(window: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """``window [steps, voices]`` cut from a longer sequence after ``before``: a voice that starts on a hold gets
+    the onset that the hold continues (each window stands alone, as the model was trained), or a rest when what
+    went before was a rest."""
+    window = np.array(window, copy=True)
+    for column in np.flatnonzero(window[0] == HOLD):
+        sounding = np.flatnonzero(before[:, column] != HOLD)
+        window[0, column] = before[sounding[-1], column] if len(sounding) else REST
+    return window
 
 
 class WindowDataset:
@@ -233,14 +237,14 @@ def piece_from_midi(path: str | Path, voices: tuple[str, ...]) -> Piece:
     if len(tracks) < len(voices):
         raise CantorError(f"{path}: {len(tracks)} pitched track(s), {len(voices)} needed ({', '.join(voices)})")
     tracks.sort(key=lambda track: -np.mean([note.pitch for note in track.notes]))
-    beats = midi.get_beats()
+    meters = {(s.numerator, s.denominator) for s in midi.time_signature_changes}
+    if len(meters) > 1:
+        raise CantorError(f"{path}: the meter changes ({', '.join(f'{n}/{d}' for n, d in sorted(meters))})")
 
     def ticks(seconds: float) -> int:
-        beat = np.interp(seconds, beats, np.arange(len(beats)), right=np.nan)
-        if np.isnan(beat):  # past the last beat marker: extend at the last tempo
-            spacing = beats[-1] - beats[-2] if len(beats) > 1 else 0.5
-            beat = len(beats) - 1 + (seconds - beats[-1]) / spacing
-        return int(round(beat * TICKS_PER_QUARTER))
+        # through the file's own quarter-note ticks: exact under tempo changes and in any meter (beats would be
+        # half notes in 2/2)
+        return int(round(midi.time_to_tick(seconds) / midi.resolution * TICKS_PER_QUARTER))
 
     notes = {}
     for name, track in zip(voices, tracks, strict=False):

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cantor.data.corpus import Piece
-from cantor.data.symbolic import NotRepresentable, piece_from_midi
+from cantor.data.symbolic import NotRepresentable, piece_from_midi, restate_held_notes
 from cantor.errors import UsageError
 from cantor.models.generator import GENERATOR_KIND, LSTMVAE, GeneratorConfig
 from cantor.models.registry import available_models, model_name, resolve_model
@@ -104,8 +104,10 @@ class Generator:
             raise UsageError(f"interpolation needs inputs of at least {self.window_bars} bars")
         means = []
         for item in tokens:
-            cut = torch.from_numpy(item[: windows * window]).view(windows, window, len(self.voices))
-            mean, _ = self.model.encode(cut)
+            cut = np.stack(
+                [restate_held_notes(item[i * window : (i + 1) * window], item[: i * window]) for i in range(windows)]
+            )
+            mean, _ = self.model.encode(torch.from_numpy(cut))
             means.append(mean)
         results = []
         for index, t in enumerate(np.linspace(0.0, 1.0, steps)):
@@ -142,11 +144,14 @@ class Generator:
         known_bars = bars // 2
         overlap = known_bars * steps_per_bar
         while tokens.shape[1] < target_steps:
-            context = tokens[:, -overlap:]  # [B, overlap, V]
+            context = torch.from_numpy(
+                np.stack([restate_held_notes(item[-overlap:], item[:-overlap]) for item in tokens.numpy()])
+            )  # [B, overlap, V]: each voice starts on an onset or a rest, as the model's windows do
             batch = context.shape[0]
             repeated = context.repeat(1, -(-bars // known_bars), 1)[:, : bars * steps_per_bar]
             mean, log_variance = self.model.encode(repeated)
-            std = (0.5 * log_variance).exp().repeat_interleave(CANDIDATES, dim=0)
+            log_std = (0.5 * log_variance).repeat_interleave(CANDIDATES, dim=0)
+            std = log_std.exp()
             mean = mean.repeat_interleave(CANDIDATES, dim=0)
             noise = torch.randn(mean.shape, generator=generator)
             z = mean + std * noise
@@ -154,7 +159,7 @@ class Generator:
             logits = self.model.decode_logits(z, targets)
             log_likelihood = -F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none")
             log_prior = -0.5 * z.pow(2).sum(-1)
-            log_proposal = -0.5 * noise.pow(2).sum(-1) - std.log().sum(-1)
+            log_proposal = -0.5 * noise.pow(2).sum(-1) - log_std.sum(-1)
             log_weight = log_likelihood.view(len(z), -1).sum(-1) + log_prior - log_proposal
             chosen = torch.multinomial(F.softmax(log_weight.view(batch, CANDIDATES), dim=-1), 1, generator=generator)
             z = z.view(batch, CANDIDATES, -1)[torch.arange(batch), chosen[:, 0]]

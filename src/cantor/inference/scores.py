@@ -53,6 +53,14 @@ def write_pieces(pieces: list[Piece], out: Path, options: ScoreOptions, *, overw
         raise UsageError(f"{existing[0]} exists; pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     renderer = _renderer(options) if options.audio else None
+    try:
+        return _write_each(pieces, out, options, renderer)
+    finally:
+        if renderer is not None:
+            renderer.close()
+
+
+def _write_each(pieces: list[Piece], out: Path, options: ScoreOptions, renderer: FluidRenderer | None) -> list[Path]:
     vocoder = _vocoder(options.vocoder) if options.vocoder else None
     written = []
     for piece in pieces:
@@ -74,8 +82,6 @@ def write_pieces(pieces: list[Piece], out: Path, options: ScoreOptions, *, overw
             written.append(out / midi.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    if renderer is not None:
-        renderer.close()
     return written
 
 

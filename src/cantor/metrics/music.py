@@ -1,5 +1,7 @@
-"""Metrics of symbolic music: per-piece statistics (MusPy's definitions), the Yang & Lerch overlapping area between
-sets of pieces, and novelty (how much of a piece is copied from the training set).
+"""Metrics of symbolic music: per-piece statistics (after MusPy's; two differ on purpose: scale consistency also tries
+harmonic minor, whose raised seventh a chorale in minor uses, and polyphony counts sounding notes, so doubled
+voices count twice), the Yang & Lerch overlapping area between sets of pieces, and novelty (how much of a piece is
+copied from the training set).
 
 Pieces are :class:`cantor.data.corpus.Piece`: notes per voice in ticks of 1/48 quarter note.
 """

@@ -3,8 +3,9 @@ trained one on a handful of the user's own pieces.
 
 The corpus index ships with the package, so a run needs no data folder: the windows of every piece that holds the
 model's voices are cut on the fly (a second), split by tune group exactly as the audio data is (a tune and its
-reharmonisations never straddle train and valid). The best checkpoint is the one with the lowest validation bound
-on the negative log-likelihood per token (reconstruction + KL): the model that explains unseen tunes best.
+reharmonisations never straddle train and valid). The best checkpoint is the one with the lowest ``nll_bound`` on
+validation: per token, the reconstruction loss at the posterior mean plus the KL (a deterministic stand-in for the
+negative ELBO, which would decode a sampled code): the model that explains unseen tunes best.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ def user_pieces(folder: Path, converter: VoiceGridConverter) -> dict[str, list[P
     for path in files:
         piece = piece_from_midi(path, converter.voices)
         try:
-            converter.encode(piece)
+            tokens = converter.encode(piece)
         except NotRepresentable as error:
             raise UsageError(f"{path}: the model cannot read it: {error}") from error
+        if len(tokens) < converter.window_steps:
+            raise UsageError(f"{path}: shorter than the model's window of {converter.bars} bars")
         pieces.append(piece)
     return {"train": pieces[:-1], "valid": pieces[-1:]}
 
@@ -95,6 +98,9 @@ class GeneratorSystem(L.LightningModule):
         optimiser = torch.optim.Adam(self.model.parameters(), lr=self.train_config.learning_rate)
         scheduler = warmup_cosine(optimiser, self.train_config)
         return [optimiser], [{"scheduler": scheduler, "interval": "step"}]
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        self.clip_gradients(optimizer, gradient_clip_val=self.train_config.grad_clip, gradient_clip_algorithm="norm")
 
     def on_train_epoch_start(self) -> None:
         self.trainer.train_dataloader.dataset.set_epoch(self.current_epoch)
