@@ -204,7 +204,7 @@ def main() -> None:
             continue
         onset, offset = np.mean([s[1] for s in scores]), np.mean([s[2] for s in scores])
         speed = audio_seconds[system] / seconds[system] if seconds[system] else float("nan")
-        lines.append(f"| {system} | **{onset:.3f}** | {offset:.3f} | {len(scores)} | {speed:.1f} |")
+        lines.append(f"| {system} | {onset:.3f} | {offset:.3f} | {len(scores)} | {speed:.1f} |")
     names = sorted({s[0] for scores in rows.values() for s in scores})
     systems = [system for system, scores in rows.items() if scores]
     lines.append("\nNote F1 (onsets) by stem:\n")
@@ -219,7 +219,7 @@ def main() -> None:
     for system, scores in pitch_rows.items():
         if scores:
             pitch, chroma = np.mean([s[1] for s in scores]), np.mean([s[2] for s in scores])
-            lines.append(f"| {system} | **{pitch:.3f}** | {chroma:.3f} | {len(scores)} |")
+            lines.append(f"| {system} | {pitch:.3f} | {chroma:.3f} | {len(scores)} |")
     accuracy = np.mean(np.array(families_true) == np.array(families_predicted)) if families_true else float("nan")
     lines.append(f"\n### Instrument family\n\nAccuracy **{accuracy:.3f}** over {len(families_true)} stems.")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def analyze(
                 )
                 status.update(f"[bold]{path.name}: writing the report")
                 written = write_analysis(analysis, target, title=path.stem, overwrite=overwrite)
-            console.print(f"{path} → {written['report.html']}")
+            console.print(f"{path} → {written['report.html']}", soft_wrap=True)  # a path must stay whole
         except UsageError:
             raise
         except CantorError as error:

@@ -86,7 +86,7 @@ def separate(
                     overwrite=overwrite,
                     progress=lambda n: progress.advance(task, n),
                 )
-                console.print(f"{path} → {next(iter(written.values())).parent}")
+                console.print(f"{path} → {next(iter(written.values())).parent}", soft_wrap=True)
             except UsageError:
                 raise
             except CantorError as error:

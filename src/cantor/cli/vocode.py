@@ -58,4 +58,4 @@ def vocode(
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("", total=max(1, frames))
             vocoder.resynthesize_file(inputs[0], out, overwrite=overwrite, progress=lambda n: progress.advance(task, n))
-    console.print(f"{vocoder.name} vocoder → {out}")
+    console.print(f"{vocoder.name} vocoder → {out}", soft_wrap=True)
