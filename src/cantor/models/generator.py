@@ -136,28 +136,37 @@ class LSTMVAE(nn.Module):
         logits = self.decode_logits(z, tokens, previous_dropout=previous_dropout)
         return {"logits": logits, "mean": mean, "log_variance": log_variance}
 
+    def _fused_decoder_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per decoder layer, ``[W_ih | W_hh]`` and ``b_ih + b_hh``: one matrix product per layer and step."""
+        fused = []
+        for layer in range(self.config.decoder_layers):
+            weight = torch.cat(
+                [getattr(self.decoder, f"weight_ih_l{layer}"), getattr(self.decoder, f"weight_hh_l{layer}")], dim=1
+            )
+            bias = getattr(self.decoder, f"bias_ih_l{layer}") + getattr(self.decoder, f"bias_hh_l{layer}")
+            fused.append((weight, bias))
+        return fused
+
+    @staticmethod
     def _decoder_step(
-        self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """One step of the bar decoder: ``inputs [B, width]``, (h, c) each ``[layers, B, hidden]`` → output
-        ``[B, hidden]`` and the new state. The same arithmetic as ``self.decoder`` on a sequence of one step, written
-        out because a one-step call of ``nn.LSTM`` costs ~20× more on a CPU (its per-call set-up dominates)."""
+        inputs: torch.Tensor, state: tuple[list[torch.Tensor], list[torch.Tensor]], fused: list
+    ) -> tuple[torch.Tensor, tuple[list[torch.Tensor], list[torch.Tensor]]]:
+        """One step of the bar decoder: ``inputs [B, width]``, (h, c) as lists of ``[B, hidden]`` per layer →
+        output ``[B, hidden]`` and the new state. The same arithmetic as ``self.decoder`` on a sequence of one step
+        (gates in PyTorch's order i, f, g, o), written out because a one-step call of ``nn.LSTM`` costs ~20× more
+        on a CPU (its per-call set-up dominates); ``fused`` from :meth:`_fused_decoder_weights`."""
         hidden, cell = state
         new_hidden, new_cell = [], []
         layer_input = inputs
-        for layer in range(self.config.decoder_layers):
-            gates = F.linear(
-                layer_input, getattr(self.decoder, f"weight_ih_l{layer}"), getattr(self.decoder, f"bias_ih_l{layer}")
-            ) + F.linear(
-                hidden[layer], getattr(self.decoder, f"weight_hh_l{layer}"), getattr(self.decoder, f"bias_hh_l{layer}")
-            )
+        for layer, (weight, bias) in enumerate(fused):
+            gates = F.linear(torch.cat([layer_input, hidden[layer]], dim=-1), weight, bias)
             in_gate, forget_gate, cell_gate, out_gate = gates.chunk(4, dim=-1)
             c = torch.sigmoid(forget_gate) * cell[layer] + torch.sigmoid(in_gate) * torch.tanh(cell_gate)
             h = torch.sigmoid(out_gate) * torch.tanh(c)
             new_hidden.append(h)
             new_cell.append(c)
             layer_input = h
-        return layer_input, (torch.stack(new_hidden), torch.stack(new_cell))
+        return layer_input, (new_hidden, new_cell)
 
     @torch.no_grad()
     def sample(
@@ -174,13 +183,14 @@ class LSTMVAE(nn.Module):
         bars = self.bar_embeddings(z)
         steps = (self.bars - first_bar) * self.steps_per_bar
         out = torch.empty(batch, steps, self.voices, dtype=torch.long, device=z.device)
+        fused = self._fused_decoder_weights()
         for bar in range(first_bar, self.bars):
-            state = self._bar_state(bars[:, bar])
+            hidden, cell = self._bar_state(bars[:, bar])
+            state = (list(hidden), list(cell))
             previous = torch.full((batch, self.voices), REST, dtype=torch.long, device=z.device)
             for step in range(self.steps_per_bar):
-                output, state = self._decoder_step(
-                    torch.cat([self.embed(previous).flatten(1), bars[:, bar]], -1), state
-                )
+                inputs = torch.cat([self.embed(previous).flatten(1), bars[:, bar]], -1)
+                output, state = self._decoder_step(inputs, state, fused)
                 logits = self.to_tokens(output).view(batch, self.voices, self.vocabulary)
                 if temperature <= 0:
                     chosen = logits.argmax(-1)
