@@ -261,8 +261,12 @@ def generator(
 
 
 def _finetune_recipe(base: str, recipe):
-    """(the base generator's config, the fine-tuning recipe starting from it)."""
-    from cantor.inference.generate import Generator
+    """(the base generator's config, the fine-tuning recipe starting from it); the weights are read once, by the
+    training system."""
+    from cantor.inference.generate import resolve_generator
+    from cantor.models.generator import GENERATOR_KIND, GeneratorConfig
+    from cantor.models.weights import read_config
 
-    generator = Generator(base)
-    return generator.config, dataclasses.replace(recipe, init=str(generator.folder))
+    folder = resolve_generator(base)
+    config = GeneratorConfig.from_dict(read_config(folder, kind=GENERATOR_KIND)["config"])
+    return config, dataclasses.replace(recipe, init=str(folder))

@@ -71,7 +71,8 @@ class Piece:
 
     @property
     def length_ticks(self) -> int:
-        return max(n.onset + n.duration for notes in self.voices.values() for n in notes)
+        """Tick at which the last note ends (0 for a piece without notes, which a sampled piece can be)."""
+        return max((n.onset + n.duration for notes in self.voices.values() for n in notes), default=0)
 
     @property
     def melody(self) -> tuple[Note, ...]:

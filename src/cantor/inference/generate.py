@@ -5,9 +5,9 @@
 >>> pieces = generator.sample(4, bars=16, temperature=0.9, seed=1)  # doctest: +SKIP
 
 The model writes windows of a few bars (4 for the shipped ones). Longer music is written window by window, each new
-window overlapping the last ``bars // 2`` bars already written: among candidate latent codes drawn from the prior,
-one is chosen with probability proportional to how likely it makes those known bars (importance resampling, i.e. a
-draw from p(z | known bars)), and only its remaining bars are decoded. Continuing a user's primer is the same step.
+window overlapping the last ``bars // 2`` bars already written: candidate latent codes are drawn from the encoder's
+posterior of those known bars, one is chosen by how likely it makes them (importance resampling, i.e. a draw from
+p(z | known bars)), and only its remaining bars are decoded. Continuing a user's primer is the same step.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from cantor.models.generator import GENERATOR_KIND, LSTMVAE, GeneratorConfig
 from cantor.models.registry import available_models, model_name, resolve_model
 from cantor.models.weights import load_weights
 
-STYLES = ("chorale", "folk")
 SHIPPED_SUFFIX = "-generator"  # shipped generators are named <style>-generator
 CANDIDATES = 8  # latent codes weighed per continuation window (each costs a decode of the known bars)
 

@@ -97,8 +97,7 @@ def write_summary(out: Path, payload: dict) -> Path:
 def render_piece(piece: Piece, renderer: FluidRenderer, options: ScoreOptions) -> np.ndarray:
     """Every voice rendered with its program and summed: ``[2, samples]`` at 44.1 kHz, peak at −1 dBFS."""
     seconds_per_tick = 60.0 / options.tempo_bpm / TICKS_PER_QUARTER
-    length = max((n.onset + n.duration for notes in piece.voices.values() for n in notes), default=0)
-    samples = int((length * seconds_per_tick + 1.5) * SAMPLE_RATE)  # 1.5 s for the last notes to ring out
+    samples = int((piece.length_ticks * seconds_per_tick + 1.5) * SAMPLE_RATE)  # 1.5 s for the last notes to ring out
     font = renderer_font(options)
     mix = np.zeros((2, samples), dtype=np.float32)
     for voice, notes in piece.voices.items():
@@ -132,8 +131,7 @@ def plot_piano_roll(piece: Piece, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     bar_ticks = piece.bar_ticks
-    length = max((n.onset + n.duration for notes in piece.voices.values() for n in notes), default=bar_ticks)
-    bars = -(-length // bar_ticks)
+    bars = max(1, -(-piece.length_ticks // bar_ticks))
     figure, axis = plt.subplots(figsize=(min(24, 2 + 0.8 * bars), 4))
     pitches = []
     for index, (voice, notes) in enumerate(piece.voices.items()):

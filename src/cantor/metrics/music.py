@@ -58,7 +58,7 @@ def _sounding(piece: Piece) -> np.ndarray:
     notes = _notes(piece)
     if not notes:
         return np.zeros(0)
-    length = -(-max(n.onset + n.duration for n in notes) // GRID_TICKS)
+    length = -(-piece.length_ticks // GRID_TICKS)
     sounding = np.zeros(length)
     for note in notes:
         sounding[note.onset // GRID_TICKS : -(-(note.onset + note.duration) // GRID_TICKS)] += 1
@@ -79,7 +79,7 @@ def groove_consistency(piece: Piece) -> float:
     if not notes or steps == 0:
         return 0.0
     start = piece.downbeat - piece.bar_ticks if piece.downbeat else 0
-    bars = -(-(max(n.onset + n.duration for n in notes) - start) // piece.bar_ticks)
+    bars = -(-(piece.length_ticks - start) // piece.bar_ticks)
     onsets = np.zeros((max(bars, 1), steps), dtype=bool)
     for note in notes:
         position = (note.onset - start) // GRID_TICKS

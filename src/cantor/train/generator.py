@@ -73,21 +73,17 @@ class GeneratorSystem(L.LightningModule):
     def _start_from(self, base: str) -> None:
         """Load the base generator's weights and keep a frozen copy that the anchor term pulls towards (not saved in
         checkpoints: a resumed fine-tuning reads the base again)."""
-        from cantor.inference.generate import resolve_generator
-        from cantor.models.weights import load_weights
+        from cantor.inference.generate import Generator
 
-        folder = resolve_generator(base)
-        network, payload = load_weights(
-            folder, kind=GENERATOR_KIND, build=lambda c: LSTMVAE(GeneratorConfig.from_dict(c))
-        )
-        if GeneratorConfig.from_dict(payload["config"]) != self.model_config:
-            raise ValueError(f"{folder}: its config differs from the model being trained")
-        self.model.load_state_dict(network.state_dict())
-        for name, parameter in network.named_parameters():
+        generator = Generator(base)
+        if generator.config != self.model_config:
+            raise ValueError(f"{generator.folder}: its config differs from the model being trained")
+        self.model.load_state_dict(generator.model.state_dict())
+        for name, parameter in generator.model.named_parameters():
             self.register_buffer(_anchor_name(name), parameter.detach().clone(), persistent=False)
 
     def _anchor_penalty(self) -> torch.Tensor:
-        """Squared distance of the weights from the base model's (0 without a base)."""
+        """Squared distance of the weights from the base model's (fine-tuning only: the anchors exist with a base)."""
         terms = [
             (parameter - getattr(self, _anchor_name(name))).pow(2).sum()
             for name, parameter in self.model.named_parameters()
