@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/generation.py --style chorale --out benchmarks/results/generation-chorale.md
     .venv/bin/python benchmarks/generation.py --style folk --out benchmarks/results/generation-folk.md
+    .venv/bin/python benchmarks/generation.py --style band --out benchmarks/results/generation-band.md
+
+For the band style the pieces are band scores drawn from the corpus tunes as for training (``--arrangements`` per
+tune), and novelty is measured on the melody (bass lines and chords follow patterns that repeat by design).
 
 Held-out pieces are the corpus's valid and test tunes (split by tune group, as for training; valid chose the
 checkpoint, nothing was trained on either), cut to their first ``--bars`` bars. Measured:
@@ -29,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cantor.data.arrange import band_scores
+from cantor.data.band_grid import BandGridConverter
 from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.symbolic import HOLD, ONSET, REST, NotRepresentable
 from cantor.inference.generate import Generator
@@ -132,6 +138,7 @@ def main() -> None:
     parser.add_argument("--markov-order", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arrangements", type=int, default=1, help="band style: band scores per corpus piece")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -139,9 +146,11 @@ def main() -> None:
     converter = generator.converter
     steps = args.bars * converter.steps_per_bar
 
+    band = isinstance(converter, BandGridConverter)
+    corpus = band_scores(load_corpus(), args.arrangements) if band else load_corpus()
     splits: dict[str, list[Piece]] = defaultdict(list)
     tokens: dict[str, list[np.ndarray]] = defaultdict(list)
-    for piece in load_corpus():
+    for piece in corpus:
         if not all(voice in piece.voices for voice in converter.voices):
             continue
         try:
@@ -182,7 +191,7 @@ def main() -> None:
         timings.append(time.perf_counter() - started)
     one_piece = statistics.median(timings)
 
-    novelty = NoveltyIndex(splits["train"])
+    novelty = NoveltyIndex(splits["train"], voices=("melody",) if band else None)
     results = {"reconstruction": recon, "seconds_per_piece": one_piece, "sets": {}}
     for name, pieces in sets.items():
         copied = [novelty.copied_share(piece) for piece in pieces]

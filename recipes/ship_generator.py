@@ -21,11 +21,21 @@ from cantor.models.generator import GENERATOR_KIND
 
 DESCRIPTION = (
     "Symbolic generation: an LSTM-VAE after MusicVAE. A bidirectional LSTM encodes a {bars}-bar window of "
-    "{voices} on a sixteenth-note grid (per voice and step: rest, hold, or the onset of a pitch) into a {latent}-d "
+    "{voices} on a sixteenth-note grid (per voice and step: {tokens}) into a {latent}-d "
     "latent code; a conductor LSTM unrolls the code into one embedding per bar and a 2-layer bar decoder, restarted "
     "every bar, writes the bar step by step. Longer pieces are written window by window: each new window's code is "
     "drawn, by importance resampling from the encoder's proposal, to fit the last {half} bars already written. "
     "Selected by the validation bound on the negative log-likelihood per token (reconstruction + KL)."
+)
+
+BAND_TOKENS = (
+    "rest, hold or a pitch's onset for melody and bass; a chord's onset (12 roots × major, minor, diminished, "
+    "dominant seventh) or hold for the chords; which of 7 drum classes strike for the drums"
+)
+SCORE_DATA = "the pieces that hold these voices in 4/4 on a sixteenth grid"
+BAND_DATA = (
+    "every folk tune and chorale in 4/4 or 2/2 arranged {} times as a band score (harmony fitted per bar or half "
+    "bar, a bass pattern, block chords and a drum groove of one of the band styles, drawn as for the audio data)"
 )
 
 
@@ -68,7 +78,13 @@ def main() -> None:
     lines = [
         f"# Model card: `{name}` ({GENERATOR_KIND})",
         "",
-        DESCRIPTION.format(bars=grid["bars"], voices=voices, latent=config["latent"], half=grid["bars"] // 2),
+        DESCRIPTION.format(
+            bars=grid["bars"],
+            voices=voices,
+            tokens=BAND_TOKENS if grid.get("kind") == "band" else "rest, hold, or the onset of a pitch",
+            latent=config["latent"],
+            half=grid["bars"] // 2,
+        ),
         "",
         f'- use: `cantor generate sample --style {args.style}`, `cantor.Generator("{args.style}")`',
         f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
@@ -77,8 +93,9 @@ def main() -> None:
         "",
         "## Training",
         "",
-        "- data: the music21 corpus bundled with Cantor (`cantor/data/corpus_index.json.gz`), the pieces that hold "
-        f"these voices in 4/4 on a sixteenth grid, split by tune group; {meta.get('train_data', '?')}",
+        "- data: the music21 corpus bundled with Cantor (`cantor/data/corpus_index.json.gz`), "
+        + (BAND_DATA.format(run["train"]["arrangements"]) if grid.get("kind") == "band" else SCORE_DATA)
+        + f", split by tune group; {meta.get('train_data', '?')}",
         f"- command: `{meta.get('command') or run.get('command')}`",
         compute_line(payload, run, selection="best validation NLL bound", compute=args.compute, machine=args.machine),
         f"- recipe: {json.dumps(run['train'])}",

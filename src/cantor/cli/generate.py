@@ -12,12 +12,16 @@ from cantor.errors import UsageError
 
 generate_app = typer.Typer(help="Write new music: sample, interpolate, continue.", no_args_is_help=True)
 
-_STYLE = typer.Option("chorale", "--style", "-s", help="chorale or folk (or a trained generator's folder).")
+_STYLE = typer.Option("chorale", "--style", "-s", help="chorale, folk or band (or a trained generator's folder).")
 _OUT = typer.Option(Path("generated"), "--out", "-o", help="Folder for the pieces (.mid, .musicxml, .png, .wav).")
 _TEMPERATURE = typer.Option(0.9, "--temperature", "-t", help="Sampling temperature (0: always the likeliest).")
 _SEED = typer.Option(None, "--seed", help="Random seed: the same seed writes the same music.")
 _TEMPO = typer.Option(90.0, "--tempo", help="Tempo of the MIDI and audio, in beats per minute.")
-_PROGRAM = typer.Option(None, "--program", help="General-MIDI program for every voice (default: organ / flute).")
+_PROGRAM = typer.Option(
+    None,
+    "--program",
+    help="General-MIDI program for every pitched voice (default: organ / flute / sax, bass, e-piano).",
+)
 _SOUNDFONT = typer.Option(None, "--soundfont", help="Soundfont for the audio (path or name, e.g. TimGM6mb).")
 _NO_AUDIO = typer.Option(False, "--no-audio", help="Write no audio (MIDI, MusicXML and the piano roll only).")
 _VOCODER = typer.Option(None, "--vocoder", help="Also pass the audio through a Cantor vocoder (gan, waveflow).")

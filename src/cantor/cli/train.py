@@ -206,9 +206,13 @@ train_app.command("classifier")(
 @train_app.command("generator")
 def generator(
     out: Path = _OUT,
-    style: str = typer.Option("chorale", "--style", help="chorale (four voices) or folk (a melody); tiny-generator."),
+    style: str = typer.Option(
+        "chorale",
+        "--style",
+        help="chorale (four voices), folk (a melody) or band (melody, bass, chords, drums); tiny-generator.",
+    ),
     finetune: str = typer.Option(
-        None, "--finetune", help="Adapt this generator (chorale, folk or a folder) to the MIDI files in --data."
+        None, "--finetune", help="Adapt this generator (chorale, folk, band or a folder) to the MIDI files in --data."
     ),
     data: Path = typer.Option(None, "--data", help="With --finetune: a folder of 5–20 MIDI files (the last held out)."),
     pieces: int = typer.Option(None, "--pieces", help="Use the first N pieces of each split."),

@@ -11,12 +11,14 @@ Everything drawn is kept in the :class:`Arrangement` so the manifest can say exa
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cantor.data import drums
+from cantor.data.band_grid import block_chords
 from cantor.data.corpus import CHORALE_VOICES, TICKS_PER_QUARTER, Note, Piece
 from cantor.data.instruments import BAND_PROGRAMS, CHORALE_PROGRAMS, STYLE_KITS, family_of
 from cantor.data.render import NoteEvent
@@ -361,6 +363,64 @@ def _arrange_band(piece: Piece, *, seconds: float, rng: np.random.Generator) -> 
             "harmony_from_inner_voices": inner_voices,
         },
     )
+
+
+def band_score(piece: Piece, rng: np.random.Generator) -> Piece:
+    """``piece`` arranged for a band as a score: ``melody``, ``bass``, ``chords`` (block chords, one per change) and
+    ``drums`` in ticks, its pickup dropped, untransposed — the symbolic generator's band training data. Melody, bass
+    pattern, harmony and groove are drawn as for the audio data (:func:`arrange`), without performance."""
+    style = str(_pick(rng, _band_styles(piece)))
+    num_bars = max(1, math.ceil((piece.length_ticks - piece.downbeat) / piece.bar_ticks))
+    excerpt = _excerpt(piece, list(piece.voices), start_bar=0, num_bars=num_bars, transpose=0)
+    halves = piece.bar_ticks == 4 * TICKS_PER_QUARTER and rng.random() < 0.5
+    window = piece.bar_ticks // 2 if halves else piece.bar_ticks
+    chords = fit_chords(
+        list(excerpt.values()),
+        tonic=piece.tonic_pc,
+        mode=piece.mode,
+        window_ticks=window,
+        num_windows=math.ceil(num_bars * piece.bar_ticks / window),
+        bar_ticks=piece.bar_ticks,
+    )
+    melody, _ = _octave_shift(excerpt["soprano" if piece.is_chorale else "melody"], low=MELODY_CENTRE[0], high=72)
+    if piece.is_chorale and rng.random() < 0.5:
+        bass, _ = _octave_shift(excerpt["bass"], low=38, high=48)
+    else:
+        pattern = str(_pick(rng, BASS_PATTERNS[style]))
+        bass = _bass_line(chords, pattern, window=window, beat=_drum_beat(piece), tonic=piece.tonic_pc, mode=piece.mode)
+    feel = drums.DrumFeel.draw(style, rng)
+    hits = drums.groove(feel, bar_ticks=piece.bar_ticks, beat_ticks=piece.beat_ticks, num_bars=num_bars, rng=rng)
+    return Piece(
+        piece_id=f"{piece.piece_id}-band",
+        source="band",
+        title=piece.title,
+        tonic_pc=piece.tonic_pc,
+        mode=piece.mode,
+        meter=piece.meter,
+        bar_ticks=piece.bar_ticks,
+        beat_ticks=piece.beat_ticks,
+        downbeat=0,
+        voices={
+            "melody": tuple(melody),
+            "bass": tuple(bass),
+            "chords": tuple(block_chords(chords, window)),
+            "drums": tuple(Note(hit.tick, drums.SIXTEENTH, hit.pitch) for hit in hits),
+        },
+        tune_group=piece.tune_group,
+    )
+
+
+def band_scores(pieces: Sequence[Piece], count: int, *, seed: int = 0) -> list[Piece]:
+    """``count`` band scores of every piece that arranges for a band in 4/4 or 2/2 (a sixteenth grid of 16 steps a
+    bar), each drawn with its own seed from the piece's id (the same scores on every run)."""
+    scores = []
+    for piece in pieces:
+        if piece.bar_ticks != 4 * TICKS_PER_QUARTER or not ({"melody", "soprano"} & set(piece.voices)):
+            continue
+        for index in range(count):
+            rng = np.random.default_rng((seed, zlib.crc32(piece.piece_id.encode()), index))
+            scores.append(band_score(piece, rng))
+    return scores
 
 
 def _drum_beat(piece: Piece) -> int:

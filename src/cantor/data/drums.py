@@ -91,7 +91,7 @@ def groove(feel: DrumFeel, *, bar_ticks: int, beat_ticks: int, num_bars: int, rn
         for hit in bar_hits:
             if hit.tick < bar_ticks:
                 velocity = hit.velocity * feel.loudness + rng.normal(0, 6)
-                hits.append(Hit(origin + hit.tick, hit.pitch, int(np.clip(round(velocity), 12, 127))))
+                hits.append(Hit(origin + hit.tick, hit.pitch, min(max(round(velocity), 12), 127)))
     return hits
 
 

@@ -24,6 +24,7 @@ from cantor.errors import CantorError
 from cantor.files import atomic_path
 
 REST, HOLD, ONSET = 0, 1, 2
+DRUM_VOICE = "drums"  # the voice of a score that is rendered on the GM drum channel
 STEPS_PER_QUARTER = 4
 TICKS_PER_STEP = TICKS_PER_QUARTER // STEPS_PER_QUARTER
 
@@ -42,6 +43,7 @@ class VoiceGridConverter:
     high: int = 96
     steps_per_bar: int = 16
     bars: int = 4
+    kind: str = "voices"
 
     @property
     def vocabulary(self) -> int:
@@ -57,7 +59,12 @@ class VoiceGridConverter:
 
     @staticmethod
     def from_dict(payload: dict) -> VoiceGridConverter:
-        return VoiceGridConverter(**{**payload, "voices": tuple(payload["voices"])})
+        payload = {**payload, "voices": tuple(payload["voices"])}
+        if payload.get("kind") == "band":
+            from cantor.data.band_grid import BandGridConverter
+
+            return BandGridConverter(**payload)
+        return VoiceGridConverter(**payload)
 
     # --- whole pieces ---------------------------------------------------------------------------------------
 
@@ -73,17 +80,23 @@ class VoiceGridConverter:
         bars = -(-(piece.length_ticks - start) // bar_ticks)
         tokens = np.full((bars * self.steps_per_bar, len(self.voices)), REST, dtype=np.int64)
         for column, voice in enumerate(self.voices):
-            for note in piece.voices[voice]:
-                pitch = note.pitch + transpose
-                if note.onset % TICKS_PER_STEP or note.duration % TICKS_PER_STEP:
-                    raise NotRepresentable(f"{piece.piece_id}: {voice} has notes off the sixteenth-note grid")
-                if not self.low <= pitch <= self.high:
-                    raise NotRepresentable(f"{piece.piece_id}: {voice} pitch {pitch} outside {self.low}–{self.high}")
-                first = (note.onset - start) // TICKS_PER_STEP
-                last = first + note.duration // TICKS_PER_STEP
-                tokens[first, column] = ONSET + pitch - self.low
-                tokens[first + 1 : last, column] = HOLD
+            self._encode_voice(
+                tokens[:, column], voice, piece.voices[voice], start=start, transpose=transpose, piece_id=piece.piece_id
+            )
         return tokens
+
+    def _encode_voice(self, column: np.ndarray, voice: str, notes, *, start: int, transpose: int, piece_id: str):
+        """Write one monophonic voice's ``notes`` into its ``column`` of tokens (in place)."""
+        for note in notes:
+            pitch = note.pitch + transpose
+            if note.onset % TICKS_PER_STEP or note.duration % TICKS_PER_STEP:
+                raise NotRepresentable(f"{piece_id}: {voice} has notes off the sixteenth-note grid")
+            if not self.low <= pitch <= self.high:
+                raise NotRepresentable(f"{piece_id}: {voice} pitch {pitch} outside {self.low}–{self.high}")
+            first = (note.onset - start) // TICKS_PER_STEP
+            last = first + note.duration // TICKS_PER_STEP
+            column[first] = ONSET + pitch - self.low
+            column[first + 1 : last] = HOLD
 
     def decode(self, tokens: np.ndarray) -> dict[str, tuple[Note, ...]]:
         """Tokens ``[steps, voices]`` → notes per voice (ticks from the first step). A hold after a rest (which a
@@ -91,19 +104,19 @@ class VoiceGridConverter:
         tokens = np.asarray(tokens)
         if tokens.ndim != 2 or tokens.shape[1] != len(self.voices):
             raise CantorError(f"tokens must be [steps, {len(self.voices)}], got {list(tokens.shape)}")
-        voices = {}
-        for column, voice in enumerate(self.voices):
-            notes, onset, pitch = [], None, 0
-            for step, token in enumerate([*tokens[:, column].tolist(), REST]):
-                if token == HOLD and onset is not None:
-                    continue
-                if onset is not None:
-                    notes.append(Note(onset * TICKS_PER_STEP, (step - onset) * TICKS_PER_STEP, pitch))
-                    onset = None
-                if token >= ONSET:
-                    onset, pitch = step, self.low + token - ONSET
-            voices[voice] = tuple(notes)
-        return voices
+        return {voice: self._decode_voice(tokens[:, column], voice) for column, voice in enumerate(self.voices)}
+
+    def _decode_voice(self, column: np.ndarray, voice: str) -> tuple[Note, ...]:
+        notes, onset, pitch = [], None, 0
+        for step, token in enumerate([*column.tolist(), REST]):
+            if token == HOLD and onset is not None:
+                continue
+            if onset is not None:
+                notes.append(Note(onset * TICKS_PER_STEP, (step - onset) * TICKS_PER_STEP, pitch))
+                onset = None
+            if ONSET <= token <= ONSET + self.high - self.low:  # (a band's shared vocabulary has more tokens)
+                onset, pitch = step, self.low + token - ONSET
+        return tuple(notes)
 
     # --- training windows -----------------------------------------------------------------------------------
 
@@ -145,6 +158,10 @@ class VoiceGridConverter:
             owners += [piece.piece_id] * len(found)
         shape = (0, self.window_steps, len(self.voices))
         return (np.stack(windows).astype(np.int16) if windows else np.zeros(shape, np.int16)), owners
+
+    def read_midi(self, path: str | Path) -> Piece:
+        """A user's MIDI file as a piece with this converter's voices."""
+        return piece_from_midi(path, self.voices)
 
     def from_tensors(self, tokens: np.ndarray, *, title: str = "generated", tonic_pc: int = 0) -> Piece:
         """Tokens ``[steps, voices]`` → a 4/4 :class:`Piece` (for MIDI, MusicXML and rendering)."""
@@ -222,8 +239,52 @@ class WindowDataset:
 
 
 def piece_from_midi(path: str | Path, voices: tuple[str, ...]) -> Piece:
-    """A user's MIDI file → a :class:`Piece` with ``voices`` taken from its non-drum tracks, highest first (the
-    top track is the melody or soprano). Times are read in beats, so tempo changes do not matter."""
+    """A user's MIDI file → a :class:`Piece` with ``voices`` taken from its non-drum tracks (by track name when
+    every voice has its own, else highest first: the top track is the melody or soprano), each made monophonic (a
+    chord keeps its top note)."""
+    score = read_midi(path)
+    if len(score.tracks) < len(voices):
+        raise CantorError(f"{path}: {len(score.tracks)} pitched track(s), {len(voices)} needed ({', '.join(voices)})")
+    tracks = [score.named(voice) for voice in voices]
+    if not all(tracks):
+        tracks = score.tracks
+    return score.piece({name: monophonic(track) for name, track in zip(voices, tracks, strict=False)})
+
+
+@dataclass(frozen=True)
+class MidiScore:
+    """What :func:`read_midi` found: pitched tracks (highest first), the drum hits, the meter, all in corpus ticks."""
+
+    path: Path
+    tracks: list[list[Note]]
+    names: list[str]  # of the tracks
+    drums: list[Note]
+    meter: tuple[int, int]
+
+    def named(self, name: str) -> list[Note] | None:
+        """The notes of the one pitched track called ``name`` (as Cantor names them), or None."""
+        found = [track for track, track_name in zip(self.tracks, self.names, strict=True) if track_name == name]
+        return found[0] if len(found) == 1 else None
+
+    def piece(self, voices: dict[str, Sequence[Note]]) -> Piece:
+        return Piece(
+            piece_id=self.path.stem,
+            source="midi",
+            title=self.path.stem,
+            tonic_pc=0,
+            mode="major",
+            meter=self.meter,
+            bar_ticks=TICKS_PER_QUARTER * 4 * self.meter[0] // self.meter[1],
+            beat_ticks=TICKS_PER_QUARTER,
+            downbeat=0,
+            voices={name: tuple(notes) for name, notes in voices.items()},
+            tune_group=self.path.stem,
+        )
+
+
+def read_midi(path: str | Path) -> MidiScore:
+    """A MIDI file's notes in corpus ticks. Times are read in the file's own quarter-note ticks, so tempo changes
+    do not matter; a file that is not MIDI, has no pitched notes or changes meter is refused with the reason."""
     import pretty_midi
 
     path = Path(path)
@@ -231,12 +292,6 @@ def piece_from_midi(path: str | Path, voices: tuple[str, ...]) -> Piece:
         midi = pretty_midi.PrettyMIDI(str(path))
     except Exception as error:  # pretty_midi/mido raise many kinds of errors for files that are not MIDI
         raise CantorError(f"{path}: not a readable MIDI file ({error})") from error
-    tracks = [track for track in midi.instruments if not track.is_drum and track.notes]
-    if not tracks:
-        raise CantorError(f"{path}: no notes (drum tracks aside)")
-    if len(tracks) < len(voices):
-        raise CantorError(f"{path}: {len(tracks)} pitched track(s), {len(voices)} needed ({', '.join(voices)})")
-    tracks.sort(key=lambda track: -np.mean([note.pitch for note in track.notes]))
     meters = {(s.numerator, s.denominator) for s in midi.time_signature_changes}
     if len(meters) > 1:
         raise CantorError(f"{path}: the meter changes ({', '.join(f'{n}/{d}' for n, d in sorted(meters))})")
@@ -246,48 +301,42 @@ def piece_from_midi(path: str | Path, voices: tuple[str, ...]) -> Piece:
         # half notes in 2/2)
         return int(round(midi.time_to_tick(seconds) / midi.resolution * TICKS_PER_QUARTER))
 
-    notes = {}
-    for name, track in zip(voices, tracks, strict=False):
-        events = sorted((ticks(note.start), ticks(note.end), note.pitch) for note in track.notes)
-        monophonic: list[Note] = []
-        for onset, end, pitch in events:
-            if monophonic and monophonic[-1].onset == onset:  # a chord: keep its top note
-                if pitch > monophonic[-1].pitch:
-                    monophonic[-1] = Note(onset, end - onset, pitch)
-                continue
-            if monophonic and onset < monophonic[-1].onset + monophonic[-1].duration:
-                last = monophonic[-1]
-                monophonic[-1] = Note(last.onset, onset - last.onset, last.pitch)
-            if end > onset:
-                monophonic.append(Note(onset, end - onset, pitch))
-        notes[name] = tuple(monophonic)
-    signature = midi.time_signature_changes[0] if midi.time_signature_changes else None
-    meter = (signature.numerator, signature.denominator) if signature else (4, 4)
-    bar_ticks = TICKS_PER_QUARTER * 4 * meter[0] // meter[1]
-    return Piece(
-        piece_id=path.stem,
-        source="midi",
-        title=path.stem,
-        tonic_pc=0,
-        mode="major",
-        meter=meter,
-        bar_ticks=bar_ticks,
-        beat_ticks=TICKS_PER_QUARTER,
-        downbeat=0,
-        voices=notes,
-        tune_group=path.stem,
-    )
+    def notes_of(track) -> list[Note]:
+        notes = (Note(ticks(n.start), ticks(n.end) - ticks(n.start), n.pitch) for n in track.notes)
+        return sorted(note for note in notes if note.duration > 0)
+
+    pitched = [(notes_of(track), track.name.strip()) for track in midi.instruments if not track.is_drum and track.notes]
+    if not pitched:
+        raise CantorError(f"{path}: no notes (drum tracks aside)")
+    pitched.sort(key=lambda found: -np.mean([note.pitch for note in found[0]]))
+    drums = sorted(note for track in midi.instruments if track.is_drum for note in notes_of(track))
+    tracks, names = (list(column) for column in zip(*pitched, strict=True))
+    return MidiScore(path, tracks, names, drums, next(iter(meters), (4, 4)))
+
+
+def monophonic(notes: Sequence[Note]) -> list[Note]:
+    """``notes`` sorted by onset as one line: a chord keeps its top note, a note is cut where the next begins."""
+    line: list[Note] = []
+    for note in sorted(notes):
+        if line and line[-1].onset == note.onset:
+            line[-1] = max(line[-1], note, key=lambda n: n.pitch)
+            continue
+        if line and note.onset < line[-1].onset + line[-1].duration:
+            line[-1] = line[-1]._replace(duration=note.onset - line[-1].onset)
+        line.append(note)
+    return line
 
 
 def piece_to_midi(piece: Piece, path: str | Path, *, tempo_bpm: float = 90.0, programs: dict[str, int] | None = None):
-    """Write ``piece`` as a MIDI file: one track per voice (GM ``programs`` by voice name, default 0)."""
+    """Write ``piece`` as a MIDI file: one track per voice (GM ``programs`` by voice name, default 0; the drums
+    voice on the drum channel)."""
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm)
     midi.time_signature_changes.append(pretty_midi.TimeSignature(piece.meter[0], piece.meter[1], 0.0))
     seconds_per_tick = 60.0 / tempo_bpm / TICKS_PER_QUARTER
     for name, notes in piece.voices.items():
-        track = pretty_midi.Instrument(program=(programs or {}).get(name, 0), name=name)
+        track = pretty_midi.Instrument(program=(programs or {}).get(name, 0), is_drum=name == DRUM_VOICE, name=name)
         track.notes = [
             pretty_midi.Note(
                 velocity=80,

@@ -147,6 +147,28 @@ def voice_chord(chord: Chord, *, previous: Sequence[int] | None, low: int, high:
     return min(options, key=lambda v: abs(float(np.mean(v)) - middle))
 
 
+# Krumhansl–Kessler key profiles (probe-tone ratings), from C.
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+def estimate_key(notes: Sequence[Note]) -> tuple[int, str]:
+    """(tonic pitch class, "major" or "minor") whose key profile best correlates with the notes' duration-weighted
+    pitch classes (Krumhansl–Schmuckler)."""
+    histogram = np.zeros(12)
+    for note in notes:
+        histogram[note.pitch % 12] += note.duration
+    if not histogram.any():
+        return 0, "major"
+    candidates = [
+        (float(np.nan_to_num(np.corrcoef(histogram, np.roll(profile, tonic))[0, 1])), tonic, mode)
+        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE))
+        for tonic in range(12)
+    ]
+    _, tonic, mode = max(candidates)
+    return tonic, mode
+
+
 def scale_of(tonic: int, mode: str) -> tuple[int, ...]:
     steps = MAJOR_SCALE if mode == "major" else HARMONIC_MINOR
     return tuple((tonic + s) % 12 for s in steps)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cantor.data.corpus import Piece
-from cantor.data.symbolic import NotRepresentable, piece_from_midi, restate_held_notes
+from cantor.data.symbolic import NotRepresentable, restate_held_notes
 from cantor.errors import UsageError
 from cantor.models.generator import GENERATOR_KIND, LSTMVAE, GeneratorConfig
 from cantor.models.registry import available_models, model_name, resolve_model
@@ -178,7 +178,7 @@ class Generator:
         path = Path(item)
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
-        return piece_from_midi(path, self.voices)
+        return self.converter.read_midi(path)
 
     def _piece(self, tokens: torch.Tensor | np.ndarray, title: str) -> Piece:
         return self.converter.from_tensors(np.asarray(tokens), title=title)

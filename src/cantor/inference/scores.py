@@ -14,12 +14,14 @@ import numpy as np
 
 from cantor.data.corpus import TICKS_PER_QUARTER, Piece
 from cantor.data.render import FluidRenderer, NoteEvent, default_soundfonts, resolve_soundfont, timgm6mb_soundfont
-from cantor.data.symbolic import piece_to_midi
+from cantor.data.symbolic import DRUM_VOICE, piece_to_midi
 from cantor.errors import UsageError
 
 SAMPLE_RATE = 44100
-# General-MIDI programs by voice: an organ for the chorales (their instrument in church), a flute for folk tunes.
+# General-MIDI programs by voice: an organ for the chorales (their instrument in church), a flute for folk tunes,
+# and for a band (a score with a drums voice) an alto sax, a fingered bass and an electric piano.
 DEFAULT_PROGRAMS = {"soprano": 19, "alto": 19, "tenor": 19, "bass": 19, "melody": 73}
+BAND_PROGRAMS = {"melody": 65, "bass": 33, "chords": 4}
 VOICE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
@@ -34,8 +36,9 @@ class ScoreOptions:
     audio: bool = True
     vocoder: str | None = None
 
-    def program(self, voice: str) -> int:
-        return (self.programs or {}).get(voice, DEFAULT_PROGRAMS.get(voice, 0))
+    def program(self, voice: str, piece: Piece) -> int:
+        defaults = BAND_PROGRAMS if DRUM_VOICE in piece.voices else DEFAULT_PROGRAMS
+        return (self.programs or {}).get(voice, defaults.get(voice, 0))
 
 
 def write_pieces(pieces: list[Piece], out: Path, options: ScoreOptions, *, overwrite: bool = False) -> list[Path]:
@@ -106,7 +109,11 @@ def render_piece(piece: Piece, renderer: FluidRenderer, options: ScoreOptions) -
         ]
         if events:
             mix += renderer.render(
-                events, soundfont=font, program=options.program(voice), is_drum=False, num_samples=samples
+                events,
+                soundfont=font,
+                program=options.program(voice, piece),
+                is_drum=voice == DRUM_VOICE,
+                num_samples=samples,
             ).audio
     peak = float(np.abs(mix).max())
     return mix * (10 ** (-1 / 20) / peak) if peak > 0 else mix
@@ -157,7 +164,7 @@ def plot_piano_roll(piece: Piece, path: Path) -> Path:
 
 
 def _programs(piece: Piece, options: ScoreOptions) -> dict[str, int]:
-    return {voice: options.program(voice) for voice in piece.voices}
+    return {voice: options.program(voice, piece) for voice in piece.voices if voice != DRUM_VOICE}
 
 
 def _renderer(options: ScoreOptions) -> FluidRenderer:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from cantor.data.corpus import TICKS_PER_QUARTER, Piece
+from cantor.data.symbolic import DRUM_VOICE
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
@@ -21,8 +22,9 @@ GRID_TICKS = TICKS_PER_QUARTER // 4  # sixteenths: the grid polyphony and groove
 NOVELTY_NOTES = 16
 
 
-def _notes(piece: Piece) -> list:
-    return [note for notes in piece.voices.values() for note in notes]
+def _notes(piece: Piece, *, drums: bool = False) -> list:
+    """Every note of the pitched voices (and of the drums where ``drums``: their "pitches" name instruments)."""
+    return [note for voice, notes in piece.voices.items() if drums or voice != DRUM_VOICE for note in notes]
 
 
 def pitch_range(piece: Piece) -> float:
@@ -73,9 +75,10 @@ def polyphony(piece: Piece) -> float:
 
 
 def groove_consistency(piece: Piece) -> float:
-    """1 − the mean Hamming distance between the onset patterns of consecutive bars (on the sixteenth grid)."""
+    """1 − the mean Hamming distance between the onset patterns of consecutive bars (on the sixteenth grid); drum
+    hits count."""
     steps = piece.bar_ticks // GRID_TICKS
-    notes = _notes(piece)
+    notes = _notes(piece, drums=True)
     if not notes or steps == 0:
         return 0.0
     start = piece.downbeat - piece.bar_ticks if piece.downbeat else 0
@@ -91,7 +94,12 @@ def groove_consistency(piece: Piece) -> float:
 
 def mean_interval(piece: Piece) -> float:
     """Mean absolute interval between consecutive notes of a voice, in semitones."""
-    intervals = [abs(b.pitch - a.pitch) for notes in piece.voices.values() for a, b in itertools.pairwise(notes)]
+    intervals = [
+        abs(b.pitch - a.pitch)
+        for voice, notes in piece.voices.items()
+        if voice != DRUM_VOICE
+        for a, b in itertools.pairwise(notes)
+    ]
     return float(np.mean(intervals)) if intervals else 0.0
 
 
@@ -180,9 +188,12 @@ def overlap(generated: Sequence[Piece], reference: Sequence[Piece]) -> dict[str,
     return result
 
 
-def _spans(piece: Piece, length: int) -> Iterable[tuple]:
-    """Every run of ``length`` consecutive notes of a voice, as (intervals, durations): transposition-invariant."""
-    for notes in piece.voices.values():
+def _spans(piece: Piece, length: int, voices: Sequence[str] | None) -> Iterable[tuple]:
+    """Every run of ``length`` consecutive notes of a voice (of ``voices``, or all but the drums), as (intervals,
+    durations): transposition-invariant."""
+    for voice, notes in piece.voices.items():
+        if voice == DRUM_VOICE or (voices is not None and voice not in voices):
+            continue
         for start in range(len(notes) - length + 1):
             run = notes[start : start + length]
             intervals = tuple(b.pitch - a.pitch for a, b in itertools.pairwise(run))
@@ -191,13 +202,17 @@ def _spans(piece: Piece, length: int) -> Iterable[tuple]:
 
 
 class NoveltyIndex:
-    """The training set's ``length``-note spans; tells how much of a piece is copied from it."""
+    """The training set's ``length``-note spans; tells how much of a piece is copied from it. ``voices`` limits
+    both to those voices (a band's melody: its bass and chords follow formulas that repeat by design)."""
 
-    def __init__(self, training: Iterable[Piece], *, length: int = NOVELTY_NOTES) -> None:
+    def __init__(
+        self, training: Iterable[Piece], *, length: int = NOVELTY_NOTES, voices: Sequence[str] | None = None
+    ) -> None:
         self.length = length
-        self.spans = {span for piece in training for span in _spans(piece, length)}
+        self.voices = voices
+        self.spans = {span for piece in training for span in _spans(piece, length, voices)}
 
     def copied_share(self, piece: Piece) -> tuple[int, int]:
         """(spans found verbatim in the training set, spans in the piece)."""
-        spans = list(_spans(piece, self.length))
+        spans = list(_spans(piece, self.length, self.voices))
         return sum(span in self.spans for span in spans), len(spans)

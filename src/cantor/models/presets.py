@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from cantor.data.band_grid import BandGridConverter
 from cantor.data.corpus import CHORALE_VOICES
 from cantor.data.symbolic import VoiceGridConverter
 from cantor.features.cqt import CQTConfig
@@ -344,6 +345,7 @@ class GeneratorTrainConfig:
     transpose: int = 6
     hop_bars: int = 1
     pieces: int | None = None  # the first N usable pieces per split; None: all
+    arrangements: int = 4  # band style: band scores drawn per corpus piece (each its own harmony, bass and groove)
     init: str | None = None  # fine-tuning: the generator (name or folder) to start from
     anchor_weight: float = 0.0  # fine-tuning: weight of the squared distance to the starting weights
     val_every_steps: int = 500
@@ -375,6 +377,11 @@ GENERATOR_PRESETS: dict[str, tuple[GeneratorConfig, GeneratorTrainConfig]] = {
             _CHORALE_GENERATOR, converter=VoiceGridConverter(voices=("melody",), low=48, high=96, bars=4)
         ),
         GeneratorTrainConfig(free_nats=16.0),
+    ),
+    # A band (melody, bass, chords, drums) arranged from the folk tunes and chorales in 4/4 and 2/2, 4-bar windows.
+    "band": (
+        dataclasses.replace(_CHORALE_GENERATOR, converter=BandGridConverter(low=24, high=96, bars=4)),
+        GeneratorTrainConfig(free_nats=48.0),
     ),
     # For tests and smoke runs: learns a handful of chorales in seconds.
     "tiny-generator": (

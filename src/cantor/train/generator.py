@@ -17,8 +17,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from cantor.data.arrange import band_scores
+from cantor.data.band_grid import BandGridConverter
 from cantor.data.corpus import Piece, load_corpus, split_of
-from cantor.data.symbolic import ONSET, NotRepresentable, VoiceGridConverter, WindowDataset, piece_from_midi
+from cantor.data.symbolic import ONSET, NotRepresentable, VoiceGridConverter, WindowDataset
 from cantor.models.generator import (
     GENERATOR_KIND,
     LSTMVAE,
@@ -43,7 +45,7 @@ def user_pieces(folder: Path, converter: VoiceGridConverter) -> dict[str, list[P
         raise UsageError(f"{folder}: fine-tuning needs at least 2 MIDI files (one is held out), found {len(files)}")
     pieces = []
     for path in files:
-        piece = piece_from_midi(path, converter.voices)
+        piece = converter.read_midi(path)
         try:
             tokens = converter.encode(piece)
         except NotRepresentable as error:
@@ -168,6 +170,8 @@ def generator_datasets(
     if pieces is None:
         corpus = load_corpus()
         pieces = {split: corpus_split(corpus, split, train_config.pieces) for split in ("train", "valid")}
+        if isinstance(converter, BandGridConverter):
+            pieces = {split: band_scores(found, train_config.arrangements) for split, found in pieces.items()}
     sets, counts = {}, []
     for split in ("train", "valid"):
         windows, owners = converter.corpus_windows(pieces[split], hop_bars=train_config.hop_bars)
