@@ -10,9 +10,10 @@ if TYPE_CHECKING:
     from cantor.inference.analyze import Analyzer, analyze
     from cantor.inference.generate import Generator
     from cantor.inference.separate import Separator
+    from cantor.inference.variations import Variations
     from cantor.inference.vocode import Vocoder
 
-__all__ = ["Analyzer", "Generator", "Separator", "Vocoder", "__version__", "analyze"]
+__all__ = ["Analyzer", "Generator", "Separator", "Variations", "Vocoder", "__version__", "analyze"]
 
 
 def __getattr__(name: str):
@@ -29,6 +30,10 @@ def __getattr__(name: str):
         from cantor.inference.generate import Generator
 
         return Generator
+    if name == "Variations":
+        from cantor.inference.variations import Variations
+
+        return Variations
     if name in ("Analyzer", "analyze"):
         from cantor.inference import analyze as module
 

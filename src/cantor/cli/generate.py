@@ -10,7 +10,9 @@ import typer
 
 from cantor.errors import UsageError
 
-generate_app = typer.Typer(help="Write new music: sample, interpolate, continue.", no_args_is_help=True)
+generate_app = typer.Typer(
+    help="Write new music: sample, interpolate, continue (scores); variations (audio).", no_args_is_help=True
+)
 
 _STYLE = typer.Option("chorale", "--style", "-s", help="chorale, folk or band (or a trained generator's folder).")
 _OUT = typer.Option(Path("generated"), "--out", "-o", help="Folder for the pieces (.mid, .musicxml, .png, .wav).")
@@ -145,3 +147,54 @@ def continue_(
     piece = generator.continue_(primer, bars=bars, temperature=temperature, seed=seed)
     settings = {"action": "continue", "primer": str(primer), "bars": bars, "temperature": temperature, "seed": seed}
     _write([piece], generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
+
+
+@generate_app.command("variations")
+def variations(
+    audio: Path = typer.Argument(
+        ..., help="Audio file: a song (the stem is separated first) or one stem (--stem none)."
+    ),
+    stem: str = typer.Option("melody", "--stem", help="Which separated stem to vary, or none: the file is the stem."),
+    n: int = typer.Option(4, "--n", "-n", help="How many variations."),
+    strength: float = typer.Option(
+        1.0, "--strength", help="How far from the stem's encoding, in posterior standard deviations (0: none)."
+    ),
+    smoothing: float = typer.Option(0.5, "--smoothing", help="Seconds over which a variation's changes unfold."),
+    seed: int = _SEED,
+    model: str = typer.Option("stem-vae", "--model", help="Stem VAE (shipped name or folder)."),
+    separator: str = typer.Option("band", "--separator", help="Separator that extracts the stem."),
+    out: Path = typer.Option(Path("variations"), "--out", "-o", help="Folder for the audio and the spectrograms."),
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """New audio that keeps a stem's character: separate, encode with the stem TCN-VAE, sample latents around the
+    encoding, decode, and voice with the vocoder."""
+    from cantor.files import write_json_atomic
+    from cantor.inference.variations import Variations, write_variations
+
+    if not audio.is_file():
+        raise UsageError(f"{audio}: no such file")
+    engine = Variations(model, separator=separator)
+    result = engine.from_file(audio, stem=stem, n=n, strength=strength, smoothing=smoothing, seed=seed)
+    name = audio.stem if stem == "none" else stem
+    written = write_variations(result, out, stem=name, overwrite=overwrite)
+    write_json_atomic(
+        out / f"{name}-variations.json",
+        {
+            "command": _command_line(),
+            "input": str(audio),
+            "stem": stem,
+            "model": str(engine.folder),
+            "model_step": engine.metadata.get("step"),
+            "vocoder": engine.vocoder.name,
+            "separator": None if stem == "none" else separator,
+            "n": n,
+            "strength": strength,
+            "smoothing_seconds": smoothing,
+            "seed": seed,
+            "reconstruction_mel_distance": round(result.reconstruction_distance, 4),
+            "variation_mel_distances": [round(d, 4) for d in result.mel_distance],
+            "files": [path.name for path in written],
+        },
+    )
+    for path in written:
+        typer.echo(path)

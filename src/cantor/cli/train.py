@@ -140,6 +140,35 @@ def vocoder(
     )
 
 
+@train_app.command("stem-vae")
+def stem_vae(
+    data: list[Path] = typer.Option(..., "--data", help="Data folder(s) with train/ and valid/ (repeat for several)."),
+    out: Path = _OUT,
+    preset: str = typer.Option("stem-vae-small", help="stem-vae-small (or tiny-stem-vae)."),
+    max_steps: int = _MAX_STEPS,
+    max_minutes: float = _MAX_MINUTES,
+    batch_size: int = _BATCH_SIZE,
+    val_every: int = _VAL_EVERY,
+    accelerator: str = _ACCELERATOR,
+    devices: str = _DEVICES,
+    strategy: str = _STRATEGY,
+    threads: int = _THREADS,
+) -> None:
+    """Train the stem TCN-VAE (for `cantor generate variations`) on every stem and mixture; writes best/ and final/."""
+    from cantor.models.presets import stem_vae_preset
+    from cantor.train.stem_vae import train_stem_vae
+
+    _check_folders(data)
+    overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+    model_config, train_config = _recipe(lambda: stem_vae_preset(preset), overrides)
+    options = _run_options(
+        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+    )
+    _trained(
+        train_stem_vae(data=list(data), out=out, model_config=model_config, train_config=train_config, options=options)
+    )
+
+
 _DATA = typer.Option(..., "--data", help="Data folder(s) built by Cantor (repeat for several).")
 _CACHE = typer.Option(Path("data/cache"), "--cache", help="Where the stems' CQTs are cached (built on first use).")
 
