@@ -168,3 +168,36 @@ def test_cli_writes_every_file_and_refuses_bad_input_cleanly(trained, tmp_path):
         "generate", "variations", str(source), "--stem", "vocals", "--model", str(folder), "-o", str(tmp_path / "wrong")
     )
     assert wrong_stem.returncode != 0 and "melody" in wrong_stem.stderr
+
+
+def test_the_stem_vae_trains_from_a_mel_pack(tmp_path):
+    """A mel pack (as recipes/pack_mels.py writes: uint8 log-mels between the floor and a ceiling) is read back to
+    log-mels within one quantisation step, and a tiny model trains from it and exports its weights."""
+    from cantor.data.clips import MelPackDataset
+    from cantor.train.runner import RunOptions
+    from cantor.train.stem_vae import train_stem_vae
+
+    frontend = LogMel(TINY.mel)
+    mels = frontend(torch.stack([_tones(1.0, [196 * 2 ** (k / 12), 262]) for k in range(6)])).numpy()
+    low, high = float(np.log(TINY.mel.log_floor)), 5.0
+    quantised = np.round((np.clip(mels, low, high) - low) / (high - low) * 255).astype(np.uint8)
+    pack = tmp_path / "mels.npz"
+    np.savez_compressed(pack, train=quantised[:4], valid=quantised[4:], low=low, high=high)
+    crops = MelPackDataset(pack, split="valid", frames=32, items=3, random=False, gain_db=(0.0, 0.0))
+    crop = crops[0]
+    assert crop.shape == (TINY.mel.n_mels, 32)
+    assert any(
+        np.abs(mel[:, start : start + 32] - crop.numpy()).max() <= (high - low) / 255
+        for mel in np.clip(mels[4:], low, high)
+        for start in range(mel.shape[-1] - 31)
+    )
+    with pytest.raises(Exception, match="no test split"):
+        MelPackDataset(pack, split="test", frames=32)
+    out = train_stem_vae(
+        data=[pack],
+        out=tmp_path / "run",
+        model_config=TINY,
+        train_config=TINY_TRAIN,
+        options=RunOptions(progress=False),
+    )
+    assert (out / "best" / "model.safetensors").is_file()

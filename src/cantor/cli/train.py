@@ -142,9 +142,11 @@ def vocoder(
 
 @train_app.command("stem-vae")
 def stem_vae(
-    data: list[Path] = typer.Option(..., "--data", help="Data folder(s) with train/ and valid/ (repeat for several)."),
+    data: list[Path] = typer.Option(
+        ..., "--data", help="Data folder(s) with train/ and valid/ (repeat), or one mel pack (recipes/pack_mels.py)."
+    ),
     out: Path = _OUT,
-    preset: str = typer.Option("stem-vae-small", help="stem-vae-small (or tiny-stem-vae)."),
+    preset: str = typer.Option("stem-vae-small", help="stem-vae-small (CPU), stem-vae (GPU) or tiny-stem-vae."),
     max_steps: int = _MAX_STEPS,
     max_minutes: float = _MAX_MINUTES,
     batch_size: int = _BATCH_SIZE,
@@ -158,7 +160,11 @@ def stem_vae(
     from cantor.models.presets import stem_vae_preset
     from cantor.train.stem_vae import train_stem_vae
 
-    _check_folders(data)
+    if len(data) == 1 and data[0].suffix == ".npz":
+        if not data[0].is_file():
+            raise UsageError(f"--data {data[0]}: no such mel pack")
+    else:
+        _check_folders(data)
     overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
     model_config, train_config = _recipe(lambda: stem_vae_preset(preset), overrides)
     options = _run_options(

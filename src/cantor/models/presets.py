@@ -474,6 +474,8 @@ STEM_VAE_PRESETS: dict[str, tuple[StemVAEConfig, StemVAETrainConfig]] = {
         ),
         StemVAETrainConfig(),
     ),
+    # 256 channels (TCN blocks of 512), the same latent: for a GPU, on a mel pack (recipes/stem_vae_on_gpu.sh).
+    "stem-vae": (StemVAEConfig(), StemVAETrainConfig(batch_size=32, max_steps=20000, val_every_steps=500)),
     # For tests and smoke runs.
     "tiny-stem-vae": (
         StemVAEConfig(

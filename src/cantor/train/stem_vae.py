@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from cantor.data.clips import AudioClipDataset
+from cantor.data.clips import AudioClipDataset, MelPackDataset
 from cantor.features.mel import LogMel
 from cantor.models.presets import StemVAETrainConfig
 from cantor.models.stem_vae import STEM_VAE_KIND, StemVAE, StemVAEConfig
@@ -50,9 +50,15 @@ class StemVAESystem(L.LightningModule):
         recipe = self.train_config
         return recipe.kl_weight * min(1.0, self.global_step / max(1.0, recipe.kl_warmup_fraction * recipe.max_steps))
 
-    def training_step(self, audio: torch.Tensor, batch_index: int):
+    def _log_mel(self, batch: torch.Tensor) -> torch.Tensor:
+        """Audio clips ``[B, T]`` → their log-mel; crops from a mel pack ``[B, M, N]`` are log-mels already."""
+        if batch.ndim == 3:
+            return batch
         with torch.no_grad():
-            mel = self.mel(audio)
+            return self.mel(batch)
+
+    def training_step(self, batch: torch.Tensor, batch_index: int):
+        mel = self._log_mel(batch)
         reconstruction, latent = self.model(mel)
         l1 = F.l1_loss(reconstruction, mel)
         kl = self.model.bottleneck.kl(latent, free_bits=self.train_config.free_bits)
@@ -63,8 +69,8 @@ class StemVAESystem(L.LightningModule):
         self.log("train/beta", self.kl_weight())
         return loss
 
-    def validation_step(self, audio: torch.Tensor, batch_index: int):
-        mel = self.mel(audio)
+    def validation_step(self, batch: torch.Tensor, batch_index: int):
+        mel = self._log_mel(batch)
         latent = self.model.encode(mel)
         scores = {
             "mel_l1": F.l1_loss(self.model.decode(latent.mean, mel.shape[-1]), mel),
@@ -79,24 +85,20 @@ class StemVAESystem(L.LightningModule):
         self._valid = {}
 
 
-def train_stem_vae(
-    *,
-    data: list[Path],
-    out: Path,
-    model_config: StemVAEConfig,
-    train_config: StemVAETrainConfig,
-    options: RunOptions = RunOptions(),
-) -> Path:
-    """Train (or resume) the stem VAE; export ``out/best`` (lowest validation mel L1) and ``out/final``."""
+def _datasets(data: list[Path], model_config: StemVAEConfig, train_config: StemVAETrainConfig):
+    """(train, valid) clips: audio of the data folders, or crops of one mel pack (a ``.npz`` file)."""
+    items = train_config.val_every_steps * train_config.batch_size
+    if len(data) == 1 and Path(data[0]).suffix == ".npz":
+        frames = train_config.segment_frames
+        train_set = MelPackDataset(data[0], split="train", frames=frames, items=items, seed=train_config.seed)
+        valid_set = MelPackDataset(
+            data[0], split="valid", frames=frames, items=train_config.val_items, random=False, gain_db=(0.0, 0.0)
+        )
+        return train_set, valid_set
     hop, rate = model_config.mel.stft.hop_length, model_config.mel.sample_rate
     segment = train_config.segment_frames * hop
     train_set = AudioClipDataset(
-        data,
-        split="train",
-        segment=segment,
-        sample_rate=rate,
-        items=train_config.val_every_steps * train_config.batch_size,
-        seed=train_config.seed,
+        data, split="train", segment=segment, sample_rate=rate, items=items, seed=train_config.seed
     )
     valid_set = AudioClipDataset(
         data,
@@ -107,6 +109,19 @@ def train_stem_vae(
         random=False,
         gain_db=(0.0, 0.0),
     )
+    return train_set, valid_set
+
+
+def train_stem_vae(
+    *,
+    data: list[Path],
+    out: Path,
+    model_config: StemVAEConfig,
+    train_config: StemVAETrainConfig,
+    options: RunOptions = RunOptions(),
+) -> Path:
+    """Train (or resume) the stem VAE; export ``out/best`` (lowest validation mel L1) and ``out/final``."""
+    train_set, valid_set = _datasets(data, model_config, train_config)
     train_loader = DataLoader(
         train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
     )
