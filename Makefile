@@ -39,6 +39,8 @@ demo: setup
 	$(BIN)/cantor vocode build/demo-separated/band/mixture/bass.wav -o build/demo-vocoded/bass-gan.wav --model gan --overwrite
 	$(BIN)/cantor analyze examples/band-example/mixture.flac -o build/demo-analysis --overwrite
 	$(BIN)/cantor generate sample --style chorale --n 2 --bars 8 --seed 1 -o build/demo-generated --overwrite
+	$(BIN)/cantor generate sample --style band --n 1 --bars 8 --seed 1 -o build/demo-generated --overwrite
+	$(BIN)/cantor generate variations examples/band-example/mixture.flac --stem melody --n 2 --seed 1 -o build/demo-variations --overwrite
 
 # Peers and metrics for benchmarks/ only, never runtime dependencies. openunmix and asteroid declare torchaudio
 # (which would replace the CPU torch), so they go in with --no-deps; the benchmarks use only their model classes.

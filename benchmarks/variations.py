@@ -64,19 +64,16 @@ def excerpts(folder: Path, songs: int, seconds: float, rate: int) -> list[tuple[
     return found
 
 
-def chroma(audio: np.ndarray, rate: int) -> np.ndarray:
-    """Pitch-class energy profile (12) from the CQT, unit length."""
-    cqt = cqt_magnitude(audio, rate)
-    bins = cqt.shape[0] // 88
-    per_semitone = cqt.reshape(88, bins, -1).sum(axis=(1, 2))
+def character(analyzer: Analyzer, audio: np.ndarray, rate: int) -> tuple[str, np.ndarray]:
+    """The instrument family the shipped classifier hears, and the pitch-class energy profile (12, unit length),
+    both from one constant-Q spectrogram."""
+    cqt = cqt_magnitude(audio, rate, analyzer.cqt_config)
+    family = analyzer.classify(cqt)[0]
+    per_semitone = cqt.reshape(analyzer.cqt_config.semitones, analyzer.cqt_config.bins_per_semitone, -1).sum((1, 2))
     profile = np.zeros(12)
     for semitone, energy in enumerate(per_semitone):
-        profile[(21 + semitone) % 12] += energy
-    return profile / max(np.linalg.norm(profile), 1e-12)
-
-
-def family(analyzer: Analyzer, audio: np.ndarray, rate: int) -> str:
-    return analyzer.analyze_stem("stem", torch.from_numpy(audio), rate).family
+        profile[(analyzer.cqt_config.lowest_midi + semitone) % 12] += energy
+    return family, profile / max(np.linalg.norm(profile), 1e-12)
 
 
 def mel_distance(engine: Variations, a: np.ndarray, b: np.ndarray) -> float:
@@ -105,12 +102,12 @@ def main() -> None:
     parser.add_argument("--model", default="stem-vae")
     parser.add_argument("--songs", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--strength", type=float, action="append", help="repeatable (default 1 and 2)")
+    parser.add_argument("--strength", type=float, action="append", help="repeatable (default 2, 4 and 8)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    strengths = args.strength or [1.0, 2.0]
+    strengths = args.strength or [2.0, 4.0, 8.0]
     engine = Variations(args.model)
     analyzer = Analyzer()
     rate = engine.sample_rate
@@ -130,30 +127,36 @@ def main() -> None:
         for song, stem, clip in clips:
             by_stem[stem].append((song, clip))
         for index, (song, stem, clip) in enumerate(clips):
-            source_family, source_chroma = family(analyzer, clip, rate), chroma(clip, rate)
+            source_family, source_chroma = character(analyzer, clip, rate)
             resynthesis = engine.vocoder.resynthesize(torch.from_numpy(clip), rate).numpy()
             rows["vocoder_distance"].append(mel_distance(engine, resynthesis, clip))
+            heard, profile = character(analyzer, resynthesis, rate)
+            rows["vocoder_family"].append(float(heard == source_family))
+            rows["vocoder_chroma"].append(float(profile @ source_chroma))
             for strength in [0.0, *strengths]:
                 result = engine.vary(clip, rate, n=2, strength=strength, seed=index)
                 key = f"s{strength:g}"
                 audio = result.reconstruction if strength == 0 else result.variations[0]
                 distance = mel_distance(engine, audio, clip)
                 rows[f"{key}_distance"].append(distance)
-                rows[f"{key}_family"].append(float(family(analyzer, audio, rate) == source_family))
-                rows[f"{key}_chroma"].append(float(chroma(audio, rate) @ source_chroma))
+                heard, profile = character(analyzer, audio, rate)
+                rows[f"{key}_family"].append(float(heard == source_family))
+                rows[f"{key}_chroma"].append(float(profile @ source_chroma))
                 if strength == 0:
                     continue
                 rows[f"{key}_diversity"].append(mel_distance(engine, result.variations[0], result.variations[1]))
                 naive = noisy_mel_variation(engine, clip, distance, seed=index)
                 rows[f"{key}_naive_distance"].append(mel_distance(engine, naive, clip))
-                rows[f"{key}_naive_family"].append(float(family(analyzer, naive, rate) == source_family))
-                rows[f"{key}_naive_chroma"].append(float(chroma(naive, rate) @ source_chroma))
+                heard, profile = character(analyzer, naive, rate)
+                rows[f"{key}_naive_family"].append(float(heard == source_family))
+                rows[f"{key}_naive_chroma"].append(float(profile @ source_chroma))
             others = [other for other_song, other in by_stem[stem] if other_song != song]
             if others:
                 other = others[index % len(others)]
                 rows["other_song_distance"].append(mel_distance(engine, other, clip))
-                rows["other_song_family"].append(float(family(analyzer, other, rate) == source_family))
-                rows["other_song_chroma"].append(float(chroma(other, rate) @ source_chroma))
+                heard, profile = character(analyzer, other, rate)
+                rows["other_song_family"].append(float(heard == source_family))
+                rows["other_song_chroma"].append(float(profile @ source_chroma))
             print(f"  {index + 1}/{len(clips)} {song} {stem}", file=sys.stderr)
         results["sets"][name] = {
             "folder": folder,
@@ -193,7 +196,10 @@ def report(args, engine: Variations, results: dict) -> str:
         lines.append(f"\n### {name} (`{entry['folder']}`: {entry['excerpts']} excerpts — {stems})\n")
         lines.append("| audio | distance from source | diversity (between two) | same family | chroma similarity |")
         lines.append("|---|---|---|---|---|")
-        lines.append(f"| vocoder resynthesis of the source | {means['vocoder_distance']:.3f} | – | – | – |")
+        lines.append(
+            f"| vocoder resynthesis of the source | {means['vocoder_distance']:.3f} | – "
+            f"| {means['vocoder_family']:.0%} | {means['vocoder_chroma']:.3f} |"
+        )
         lines.append(
             f"| stem VAE reconstruction (strength 0) | {means['s0_distance']:.3f} | – | {means['s0_family']:.0%} "
             f"| {means['s0_chroma']:.3f} |"

@@ -57,9 +57,7 @@ def main() -> None:
                 packed[split].append(quantised)
     arrays = {split: np.stack(items) for split, items in packed.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        args.out, **arrays, low=low, high=HIGH, sources=json.dumps([str(d) for d in args.data])
-    )
+    np.savez_compressed(args.out, **arrays, low=low, high=HIGH, sources=json.dumps([str(d) for d in args.data]))
     sizes = ", ".join(f"{split} {len(items)}" for split, items in arrays.items())
     print(f"{args.out}: {sizes} excerpts of {frames} frames, {args.out.stat().st_size / 2**20:.1f} MiB")
 

@@ -173,7 +173,7 @@ def test_cli_writes_every_file_and_refuses_bad_input_cleanly(trained, tmp_path):
 def test_the_stem_vae_trains_from_a_mel_pack(tmp_path):
     """A mel pack (as recipes/pack_mels.py writes: uint8 log-mels between the floor and a ceiling) is read back to
     log-mels within one quantisation step, and a tiny model trains from it and exports its weights."""
-    from cantor.data.clips import MelPackDataset
+    from cantor.data.mel_pack import MelPackDataset
     from cantor.train.runner import RunOptions
     from cantor.train.stem_vae import train_stem_vae
 

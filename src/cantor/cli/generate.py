@@ -157,7 +157,7 @@ def variations(
     stem: str = typer.Option("melody", "--stem", help="Which separated stem to vary, or none: the file is the stem."),
     n: int = typer.Option(4, "--n", "-n", help="How many variations."),
     strength: float = typer.Option(
-        1.0, "--strength", help="How far from the stem's encoding, in posterior standard deviations (0: none)."
+        4.0, "--strength", help="How far from the stem's encoding, in posterior standard deviations (0: none)."
     ),
     smoothing: float = typer.Option(0.5, "--smoothing", help="Seconds over which a variation's changes unfold."),
     seed: int = _SEED,

@@ -1,5 +1,5 @@
-"""Training clips: single-channel audio of every stem and mixture of one or more data folders (vocoders, the stem
-VAE), or log-mel crops from a mel pack (the stem VAE where the audio cannot go: a lent GPU gets 64 MiB).
+"""Single-channel audio clips for training vocoders and the stem VAE: every stem and every mixture of one or more
+data folders.
 
 A vocoder must resynthesise anything Cantor hands it — drums, bass, a separated melody, a whole mix — so it learns
 from all of them. Crops are random but depend only on ``(seed, epoch, index)``; near-silent crops (a stem resting)
@@ -98,57 +98,3 @@ class AudioClipDataset(Dataset):
             f"{len(self.files)} files ({minutes:.0f} min of stems and mixtures), {self.items} mono crops of "
             f"{self.segment / self.sample_rate:.2f} s per epoch"
         )
-
-
-class MelPackDataset(Dataset):
-    """Log-mel crops ``[n_mels, frames]`` from a mel pack (``recipes/pack_mels.py``: excerpts of every stem as
-    log-mels quantised to 8 bits between ``low`` and ``high``), at a random gain (a shift of the log-magnitudes,
-    floored where the mel's floor is). Crops depend only on ``(seed, epoch, index)``."""
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        split: str,
-        frames: int,
-        items: int = 1000,
-        seed: int = 0,
-        random: bool = True,
-        gain_db: tuple[float, float] = (-6.0, 6.0),
-    ) -> None:
-        pack = np.load(path)
-        if split not in pack:
-            raise CantorError(f"{path}: no {split} split in this mel pack")
-        self.mels = pack[split]  # (excerpts, n_mels, excerpt frames) uint8
-        self.low, self.high = float(pack["low"]), float(pack["high"])
-        if self.mels.shape[-1] < frames:
-            raise CantorError(f"{path}: excerpts of {self.mels.shape[-1]} frames, crops of {frames} asked for")
-        self.path, self.frames, self.items, self.seed, self.random, self.gain_db = (
-            Path(path),
-            frames,
-            items,
-            seed,
-            random,
-            gain_db,
-        )
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.items
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        if not 0 <= index < self.items:
-            raise IndexError(index)
-        rng = np.random.default_rng([self.seed, self.epoch if self.random else 0, index])
-        excerpt = self.mels[int(rng.integers(len(self.mels)))]
-        start = int(rng.integers(0, excerpt.shape[-1] - self.frames + 1))
-        crop = excerpt[:, start : start + self.frames].astype(np.float32)
-        mel = self.low + crop * ((self.high - self.low) / 255)
-        shift = np.log(10 ** (rng.uniform(*self.gain_db) / 20))
-        return torch.from_numpy(np.maximum(mel + shift, self.low).astype(np.float32))
-
-    def describe(self) -> str:
-        return f"mel pack {self.path.name}: {len(self.mels)} excerpts, {self.items} crops of {self.frames} frames"

@@ -176,7 +176,7 @@ class Analyzer:
     def analyze_stem(self, name: str, audio: torch.Tensor, sample_rate: int) -> StemAnalysis:
         config = self.cqt_config
         cqt = cqt_magnitude(audio, sample_rate, config)
-        family, family_probability, instruments, segments = self._classify(cqt)
+        family, family_probability, instruments, segments = self.classify(cqt)
         notes: list[Note] = []
         pitch = None
         frame = None
@@ -227,7 +227,7 @@ class Analyzer:
         starts = list(range(0, max(frames - step // 2, 1), step))
         return [(start, min(start + step, frames)) for start in starts]
 
-    def _classify(self, cqt: np.ndarray) -> tuple[str, float, list[dict], list[dict]]:
+    def classify(self, cqt: np.ndarray) -> tuple[str, float, list[dict], list[dict]]:
         """The stem's family and top-3 programs (window probabilities averaged) and per-window labels."""
         families = self.classifier.config.families
         fps = self.cqt_config.frames_per_second

@@ -102,7 +102,7 @@ class Variations:
         sample_rate: int,
         *,
         n: int = 4,
-        strength: float = 1.0,
+        strength: float = 4.0,
         smoothing: float = 0.5,
         seed: int | None = 0,
     ) -> VariationResult:

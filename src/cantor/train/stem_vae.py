@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from cantor.data.clips import AudioClipDataset, MelPackDataset
+from cantor.data.mel_pack import MelPackDataset
 from cantor.features.mel import LogMel
 from cantor.models.presets import StemVAETrainConfig
 from cantor.models.stem_vae import STEM_VAE_KIND, StemVAE, StemVAEConfig
@@ -95,6 +95,8 @@ def _datasets(data: list[Path], model_config: StemVAEConfig, train_config: StemV
             data[0], split="valid", frames=frames, items=train_config.val_items, random=False, gain_db=(0.0, 0.0)
         )
         return train_set, valid_set
+    from cantor.data.clips import AudioClipDataset  # audio libraries only where audio is read
+
     hop, rate = model_config.mel.stft.hop_length, model_config.mel.sample_rate
     segment = train_config.segment_frames * hop
     train_set = AudioClipDataset(
