@@ -57,7 +57,9 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks examples recipes
 	$(BIN)/ruff format --check src tests benchmarks examples recipes
 
+# The studio's end-to-end test drives Debian's Chromium (Playwright never downloads a browser here).
 test: setup lint
+	@$(MAKE) --no-print-directory debian-packages DEBIAN_PACKAGES=chromium
 	$(BIN)/python -m pytest -q
 
 format: setup

@@ -12,6 +12,7 @@ from cantor.cli.data import data_app
 from cantor.cli.generate import generate_app
 from cantor.cli.models import models
 from cantor.cli.separate import separate
+from cantor.cli.serve import serve
 from cantor.cli.train import train_app
 from cantor.cli.vocode import vocode
 from cantor.errors import CantorError
@@ -30,6 +31,7 @@ app.command("separate")(separate)
 app.command("models")(models)
 app.command("vocode")(vocode)
 app.command("analyze")(analyze)
+app.command("serve")(serve)
 
 
 def _version(value: bool) -> None:
