@@ -77,6 +77,16 @@ def test_generating_writes_midi_audio_and_a_piano_roll(studio):
     assert sum(len(track.notes) for track in pretty_midi.PrettyMIDI(io.BytesIO(midi)).instruments) > 8
 
 
+def test_interpolating_between_two_new_pieces(studio):
+    client, _ = studio
+    job = wait(
+        client, submit(client, "generate", {"style": "folk", "bars": 4, "seed": 5, "interpolate": 3}).json()["id"]
+    )
+    assert job["state"] == "done", job["error"]
+    assert job["summary"]["interpolated"] and len(job["summary"]["pieces"]) == 3
+    assert submit(client, "generate", {"interpolate": 1}).status_code == 422
+
+
 def test_a_failing_job_reports_why_and_the_studio_carries_on(studio, tmp_path):
     client, _ = studio
     short = io.BytesIO()

@@ -123,6 +123,7 @@ _OPTIONS = {
         "temperature": (float, lambda v: 0 <= v <= 2, "0 to 2"),
         "tempo": (float, lambda v: 30 <= v <= 240, "30 to 240"),
         "seed": (int, lambda v: 0 <= v < 2**31, "0 to 2^31"),
+        "interpolate": (int, lambda v: 2 <= v <= 9, "2 to 9 steps"),
     },
     "variations": {
         "stem": (str, lambda v: v in ("melody", "bass", "other", "drums", "none"), "melody, bass, other, drums, none"),
@@ -239,15 +240,18 @@ def _generate(upload: Path | None, out: Path, options: dict, progress) -> dict:
     progress(0.1, "loading the generator")
     generator = Generator(options.get("style", "chorale"))
     progress(0.3, "writing music")
+    steps = options.get("interpolate")
     pieces = generator.sample(
-        int(options.get("n", 1)),
+        2 if steps else int(options.get("n", 1)),
         bars=int(options.get("bars", 8)),
         temperature=float(options.get("temperature", 0.9)),
         seed=options.get("seed"),
     )
+    if steps:  # a morph between two new pieces, both ends included
+        pieces = generator.interpolate(pieces[0], pieces[1], steps=steps)
     progress(0.6, "rendering audio")
     written = write_pieces(pieces, out, ScoreOptions(tempo_bpm=float(options.get("tempo", 90.0))))
-    return {"pieces": [path.stem for path in written], "style": generator.name}
+    return {"pieces": [path.stem for path in written], "style": generator.name, "interpolated": bool(steps)}
 
 
 def _variations(upload: Path, out: Path, options: dict, progress) -> dict:

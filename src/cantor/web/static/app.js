@@ -95,8 +95,14 @@ $("generate").addEventListener("click", () => {
     temperature: Number($("temperature").value),
   };
   if ($("seed").value !== "") options.seed = Number($("seed").value);
+  if ($("mode").value === "interpolate") { options.interpolate = Number($("steps").value); delete options.n; }
   submit("generate", options, null);
 });
+function showModeOptions() {
+  for (const el of document.querySelectorAll(".for-interpolate")) el.hidden = $("mode").value !== "interpolate";
+}
+$("mode").addEventListener("change", showModeOptions);
+showModeOptions();
 
 // --- results ------------------------------------------------------------------------------------------------------
 function fileUrl(job, name) { return `/api/jobs/${job.id}/files/${name.split("/").map(encodeURIComponent).join("/")}`; }
