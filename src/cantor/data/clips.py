@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from cantor.audio.io import audio_info, read_array
+from cantor.data.crops import SeededCrops
 from cantor.data.dataset import AUDIO_SUFFIXES
 from cantor.errors import CantorError
 
@@ -23,7 +23,7 @@ _SILENCE_RMS = 1e-3
 _REDRAWS = 8
 
 
-class AudioClipDataset(Dataset):
+class AudioClipDataset(SeededCrops):
     """Mono crops ``[segment]`` (one channel of a stem or mixture) at a random gain.
 
     Args:
@@ -48,13 +48,10 @@ class AudioClipDataset(Dataset):
         random: bool = True,
         gain_db: tuple[float, float] = (-6.0, 6.0),
     ) -> None:
+        super().__init__(items=items, seed=seed, random=random)
         self.segment = segment
         self.sample_rate = sample_rate
-        self.items = items
-        self.seed = seed
-        self.random = random
         self.gain_db = gain_db
-        self.epoch = 0
         self.files: list[tuple[Path, int, int]] = []  # (path, frames, channels)
         for root in roots:
             folder = Path(root) / split
@@ -69,16 +66,8 @@ class AudioClipDataset(Dataset):
         if not self.files:
             raise CantorError(f"no audio files of at least {segment} samples in the {split} split of {list(roots)}")
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.items
-
     def __getitem__(self, index: int) -> torch.Tensor:
-        if not 0 <= index < self.items:
-            raise IndexError(index)
-        rng = np.random.default_rng([self.seed, self.epoch if self.random else 0, index])
+        rng = self.rng(index)
         for _ in range(_REDRAWS):
             path, frames, channels = self.files[int(rng.integers(len(self.files)))]
             start = int(rng.integers(0, frames - self.segment + 1))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from cantor.data.crops import SeededCrops
 from cantor.errors import CantorError
 
 
-class MelPackDataset(Dataset):
+class MelPackDataset(SeededCrops):
     """Log-mel crops ``[n_mels, frames]`` from a mel pack (``recipes/pack_mels.py``: excerpts of every stem as
     log-mels quantised to 8 bits between ``low`` and ``high``), at a random gain (a shift of the log-magnitudes,
     floored where the mel's floor is). Crops depend only on ``(seed, epoch, index)``."""
@@ -28,6 +28,7 @@ class MelPackDataset(Dataset):
         random: bool = True,
         gain_db: tuple[float, float] = (-6.0, 6.0),
     ) -> None:
+        super().__init__(items=items, seed=seed, random=random)
         pack = np.load(path)
         if split not in pack:
             raise CantorError(f"{path}: no {split} split in this mel pack")
@@ -35,26 +36,10 @@ class MelPackDataset(Dataset):
         self.low, self.high = float(pack["low"]), float(pack["high"])
         if self.mels.shape[-1] < frames:
             raise CantorError(f"{path}: excerpts of {self.mels.shape[-1]} frames, crops of {frames} asked for")
-        self.path, self.frames, self.items, self.seed, self.random, self.gain_db = (
-            Path(path),
-            frames,
-            items,
-            seed,
-            random,
-            gain_db,
-        )
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.items
+        self.path, self.frames, self.gain_db = Path(path), frames, gain_db
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        if not 0 <= index < self.items:
-            raise IndexError(index)
-        rng = np.random.default_rng([self.seed, self.epoch if self.random else 0, index])
+        rng = self.rng(index)
         excerpt = self.mels[int(rng.integers(len(self.mels)))]
         start = int(rng.integers(0, excerpt.shape[-1] - self.frames + 1))
         crop = excerpt[:, start : start + self.frames].astype(np.float32)

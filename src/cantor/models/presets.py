@@ -125,9 +125,7 @@ SEPARATOR_PRESETS: dict[str, tuple[SeparatorConfig, SeparatorTrainConfig]] = {
 
 def separator_preset(name: str, *, sources: tuple[str, ...] | None = None):
     """(model config, train config) of a preset; ``sources`` overrides the preset's stem names."""
-    if name not in SEPARATOR_PRESETS:
-        raise KeyError(f"unknown separator preset {name!r}; choose from {', '.join(SEPARATOR_PRESETS)}")
-    model, train = SEPARATOR_PRESETS[name]
+    model, train = _look_up(SEPARATOR_PRESETS, "separator preset", name)
     if sources is not None:
         model = dataclasses.replace(model, sources=tuple(sources))
     return model, train
@@ -243,9 +241,7 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
 
 def vocoder_preset(name: str) -> tuple[VocoderConfig, VocoderTrainConfig]:
     """(model config, train config) of a vocoder preset."""
-    if name not in VOCODER_PRESETS:
-        raise KeyError(f"unknown vocoder preset {name!r}; choose from {', '.join(VOCODER_PRESETS)}")
-    return VOCODER_PRESETS[name]
+    return _look_up(VOCODER_PRESETS, "vocoder preset", name)
 
 
 # --- analysis: the note transcriber and the instrument classifier ----------------------------------------------
@@ -314,10 +310,7 @@ INSTRUMENT_PRESETS: dict[str, tuple[InstrumentClassifierConfig, AnalysisTrainCon
 
 def analysis_preset(task: str, name: str):
     """``task`` "transcriber" or "classifier" → ``(model config, AnalysisTrainConfig)``."""
-    presets = TRANSCRIBER_PRESETS if task == "transcriber" else INSTRUMENT_PRESETS
-    if name not in presets:
-        raise KeyError(f"unknown {task} preset {name!r}; choose from {', '.join(presets)}")
-    return presets[name]
+    return _look_up(TRANSCRIBER_PRESETS if task == "transcriber" else INSTRUMENT_PRESETS, f"{task} preset", name)
 
 
 # --- the symbolic generator --------------------------------------------------------------------------------------
@@ -433,9 +426,7 @@ GENERATOR_FINETUNE = GeneratorTrainConfig(
 
 def generator_preset(name: str) -> tuple[GeneratorConfig, GeneratorTrainConfig]:
     """(model config, train config) of a generator preset; the name is the style it writes."""
-    if name not in GENERATOR_PRESETS:
-        raise KeyError(f"unknown generator style {name!r}; choose from {', '.join(GENERATOR_PRESETS)}")
-    return GENERATOR_PRESETS[name]
+    return _look_up(GENERATOR_PRESETS, "generator style", name)
 
 
 # --- the stem VAE (audio variations) ---------------------------------------------------------------------------
@@ -499,6 +490,10 @@ STEM_VAE_PRESETS: dict[str, tuple[StemVAEConfig, StemVAETrainConfig]] = {
 
 def stem_vae_preset(name: str) -> tuple[StemVAEConfig, StemVAETrainConfig]:
     """(model config, train config) of a stem VAE preset."""
-    if name not in STEM_VAE_PRESETS:
-        raise KeyError(f"unknown stem VAE preset {name!r}; choose from {', '.join(STEM_VAE_PRESETS)}")
-    return STEM_VAE_PRESETS[name]
+    return _look_up(STEM_VAE_PRESETS, "stem VAE preset", name)
+
+
+def _look_up(presets: dict, what: str, name: str):
+    if name not in presets:
+        raise KeyError(f"unknown {what} {name!r}; choose from {', '.join(presets)}")
+    return presets[name]
