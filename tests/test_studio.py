@@ -184,6 +184,8 @@ def test_the_page_and_the_api_description_are_served(studio):
     assert '<script src="http' not in page.text  # nothing from a CDN: it works offline
     assert client.get("/static/app.js").status_code == 200
     assert "/api/jobs" in client.get("/openapi.json").json()["paths"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text and "cdn" not in docs.text.lower()
 
 
 def test_analysing_the_bundled_example_writes_the_report(studio):

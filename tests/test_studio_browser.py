@@ -94,6 +94,9 @@ def test_the_page_separates_plays_and_downloads_in_chromium(tmp_path):
         assert screenshot.stat().st_size > 10_000
         if target := os.environ.get("CANTOR_STUDIO_SCREENSHOT"):
             shutil.copy(screenshot, target)
+        page.goto(f"{url}/docs")  # the API description renders offline too
+        page.wait_for_selector("#api .item h3")
+        assert "POST /api/jobs" in page.inner_text("#api")
         assert not errors, errors
         browser.close()
 

@@ -87,12 +87,17 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
         cleaner.cancel()
         queue.pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="Cantor Studio", version="0.1", lifespan=lifespan)
+    # FastAPI's own /docs page loads Swagger UI from a CDN; the studio must work offline, so it serves its own.
+    app = FastAPI(title="Cantor Studio", version="0.1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_page() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", media_type="text/html")
 
     @app.post("/api/jobs", status_code=201)
     async def submit(request: Request, task: str, options: str = "{}", filename: str = "") -> dict:
@@ -127,6 +132,7 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}")
     def status(job_id: str) -> dict:
+        """A job's state (queued, running, done, failed), progress (0–1), stage, error, files and summary."""
         try:
             return store.load(job_id).public()
         except KeyError:
@@ -134,6 +140,7 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/files/{name:path}")
     def result_file(job_id: str, name: str) -> FileResponse:
+        """One file the job wrote, by a name from its ``files`` list."""
         try:
             path = store.output_file(job_id, name)
         except KeyError:
@@ -142,6 +149,7 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/zip")
     def result_zip(job_id: str) -> Response:
+        """Every file of a finished job, as one zip."""
         try:
             job = store.load(job_id)
         except KeyError:
@@ -157,6 +165,7 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
 
     @app.delete("/api/jobs/{job_id}", status_code=204)
     def delete(job_id: str) -> Response:
+        """Delete a job with its upload and results."""
         try:
             store.delete(job_id)
         except KeyError:
