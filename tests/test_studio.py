@@ -185,7 +185,8 @@ def test_the_page_and_the_api_description_are_served(studio):
     assert client.get("/static/app.js").status_code == 200
     assert "/api/jobs" in client.get("/openapi.json").json()["paths"]
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "/static/docs.js" in docs.text and "cdn" not in docs.text.lower()
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text
+    assert 'src="http' not in docs.text and 'href="http' not in docs.text  # no CDN (FastAPI's own page has one)
 
 
 def test_analysing_the_bundled_example_writes_the_report(studio):
@@ -198,3 +199,32 @@ def test_analysing_the_bundled_example_writes_the_report(studio):
     assert job["summary"]["stems"]["bass"]["notes"] > 10
     report = client.get(f"/api/jobs/{job['id']}/files/analysis/report.html")
     assert report.status_code == 200 and "<html" in report.text.lower()
+
+
+def test_cantor_serve_starts_and_refuses_bad_settings(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "cantor.cli.main", "serve", "--port", str(port), "--data-dir", str(tmp_path)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+                time.sleep(0.3)
+        assert page.status_code == 200 and "Cantor Studio" in page.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    bad = subprocess.run([*command[:3], "serve", "--workers", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--workers" in bad.stderr and "Traceback" not in bad.stderr
