@@ -123,7 +123,7 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
         try:
             if task in NEEDS_UPLOAD:
                 await _receive(request, store, job, limit)
-        except HTTPException:
+        except BaseException:  # refused, or the client went away mid-upload: keep nothing
             store.delete(job.id)
             queue.release()
             raise
