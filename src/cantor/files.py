@@ -10,6 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def make_folder(path: str | Path) -> Path:
+    """``path`` and its parents created (if missing); a clear error when that is impossible (a file in the way, no
+    permission, a full disk)."""
+    from cantor.errors import CantorError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CantorError(f"{path}: cannot create this folder ({error.strerror or error})") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on failure it is removed.
@@ -17,7 +30,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     The temporary name keeps the suffix so format-sniffing writers (soundfile, pretty_midi) still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     # A fresh random name, created by the writer itself, so the file gets the usual permissions (umask), not
     # mkstemp's 0600.
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")

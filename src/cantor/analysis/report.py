@@ -24,6 +24,7 @@ import numpy as np
 from cantor.analysis.notes import midi_to_musicxml, notes_to_midi
 from cantor.audio.io import save
 from cantor.errors import CantorError
+from cantor.files import make_folder
 
 if TYPE_CHECKING:
     from cantor.analysis.sections import Sections
@@ -40,7 +41,7 @@ def write_analysis(analysis: Analysis, folder: str | Path, *, title: str, overwr
         raise CantorError(f"{folder} exists; pass --overwrite to replace it")
     staging = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "stems").mkdir(parents=True)
+    make_folder(staging / "stems")
     try:
         (staging / "analysis.json").write_text(json.dumps({"title": title, **analysis.to_dict()}, indent=1) + "\n")
         tracks = {name: (stem.notes, stem.program, False) for name, stem in analysis.stems.items() if stem.pitched}

@@ -16,6 +16,7 @@ from cantor.data.corpus import TICKS_PER_QUARTER, Piece
 from cantor.data.render import FluidRenderer, NoteEvent, default_soundfonts, resolve_soundfont, timgm6mb_soundfont
 from cantor.data.symbolic import DRUM_VOICE, piece_to_midi
 from cantor.errors import UsageError
+from cantor.files import make_folder
 
 SAMPLE_RATE = 44100
 # General-MIDI programs by voice: an organ for the chorales (their instrument in church), a flute for folk tunes,
@@ -54,7 +55,7 @@ def write_pieces(pieces: list[Piece], out: Path, options: ScoreOptions, *, overw
     existing = [path for path in clashes if path.exists()]
     if existing and not overwrite:
         raise UsageError(f"{existing[0]} exists; pass --overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     renderer = _renderer(options) if options.audio else None
     try:
         return _write_each(pieces, out, options, renderer)

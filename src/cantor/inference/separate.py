@@ -20,6 +20,7 @@ import torch
 from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
+from cantor.files import make_folder
 from cantor.inference.chunked import ChunkPlan, apply_chunked, plan_chunks, run_chunked
 from cantor.inference.wiener import wiener_filter
 from cantor.models.registry import model_name, resolve_model
@@ -98,6 +99,10 @@ class Separator:
 
     def _network_sources(self, mixture: torch.Tensor) -> torch.Tensor:
         """``[batch, channels, time]`` → ``[batch, sources, channels, time]``, Wiener-filtered if asked."""
+        length = mixture.shape[-1]
+        if length < self.config.stft.n_fft:  # the STFT reflects half a window at each end: pad a tiny input first
+            padded = torch.nn.functional.pad(mixture, (0, self.config.stft.n_fft - length))
+            return self._network_sources(padded)[..., :length]
         output = self.network(mixture)
         if not self.wiener_iterations:
             return output.sources
@@ -166,7 +171,7 @@ class Separator:
             raise CantorError(f"{target} exists and is incomplete or different; pass --overwrite to replace it")
         partial = target.with_name(f".{target.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
+        make_folder(partial)
         try:
             if info.samplerate == self.sample_rate:
                 self._stream(path, info, partial, wanted, audio_format, progress)

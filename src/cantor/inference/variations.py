@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import UsageError
+from cantor.files import make_folder
 from cantor.models.registry import model_name, resolve_model
 from cantor.models.stem_vae import STEM_VAE_KIND, StemVAE, StemVAEConfig
 from cantor.models.weights import load_weights
@@ -170,7 +171,7 @@ def write_variations(result: VariationResult, out: Path, *, stem: str, overwrite
     existing = [out / name for name in names if (out / name).exists()]
     if existing and not overwrite:
         raise UsageError(f"{existing[0]} exists; pass --overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     staging = out / f".{stem}-variations.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()

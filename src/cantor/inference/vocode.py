@@ -20,6 +20,7 @@ from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
 from cantor.features.mel import LogMel
+from cantor.files import make_folder
 from cantor.inference.chunked import plan_chunks, run_chunked
 from cantor.models.registry import model_name, resolve_model
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
@@ -149,7 +150,10 @@ class Vocoder:
     def _resynthesize_model_rate(self, chunk: torch.Tensor, start: int) -> torch.Tensor:
         """``[channels, time]`` starting at sample ``start`` → ``[1, channels, time]`` (each channel on its own)."""
         length = chunk.shape[-1]
-        padded = torch.nn.functional.pad(chunk, (0, -length % self.hop_length))
+        # whole hops, and at least one STFT window: the mel reflects half a window at each end
+        padded = torch.nn.functional.pad(
+            chunk, (0, max(-length % self.hop_length, self.config.mel.stft.n_fft - length))
+        )
         with torch.inference_mode():
             mel = self.frontend(padded)  # (C, n_mels, frames)
         # run_chunked's margins already give this chunk its context: decode it in one piece, not chunked again.
@@ -193,7 +197,7 @@ class Vocoder:
         info = audio_info(path)
         if out.exists() and not overwrite:
             raise CantorError(f"{out} exists; pass --overwrite to replace it")
-        out.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(out.parent)
         partial = out.with_name(f".{out.stem}.partial.wav")
         staging = out.with_name(f".{out.stem}.staging")
         try:
