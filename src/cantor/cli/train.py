@@ -23,6 +23,9 @@ def _run_options(*, threads: int | None, devices: str, **options):
 
     if threads:
         torch.set_num_threads(threads)
+    for name in ("num_nodes", "accumulate"):
+        if options.get(name, 1) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {options[name]}")
     return RunOptions(
         devices=int(devices) if devices.isdigit() else devices,
         command="cantor " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -57,6 +60,9 @@ _VAL_EVERY = typer.Option(None, "--val-every", help="Validate (and export best/)
 _ACCELERATOR = typer.Option("cpu", help="cpu, gpu or auto.")
 _DEVICES = typer.Option("1", help="Number of devices (or 'auto').")
 _STRATEGY = typer.Option("auto", help="auto or ddp (several devices or nodes).")
+_NUM_NODES = typer.Option(1, "--num-nodes", help="Machines in a multi-node run (launched by torchrun or SLURM).")
+_PRECISION = typer.Option("32-true", "--precision", help="32-true, or bf16-mixed / 16-mixed on GPUs.")
+_ACCUMULATE = typer.Option(1, "--accumulate", help="Batches whose gradients add up to one optimiser step.")
 _THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
 
 
@@ -73,6 +79,9 @@ def separator(
     accelerator: str = _ACCELERATOR,
     devices: str = _DEVICES,
     strategy: str = _STRATEGY,
+    num_nodes: int = _NUM_NODES,
+    precision: str = _PRECISION,
+    accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
     init_vocoder: str = typer.Option(
         None, "--init-vocoder", help="Start the reconstruction network from this vocoder (presets *-vocoder)."
@@ -89,7 +98,14 @@ def separator(
         {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every},
     )
     options = _run_options(
-        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+        threads=threads,
+        devices=devices,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        precision=precision,
+        accumulate=accumulate,
     )
     _trained(
         train_separator(
@@ -118,12 +134,17 @@ def vocoder(
     accelerator: str = _ACCELERATOR,
     devices: str = _DEVICES,
     strategy: str = _STRATEGY,
+    num_nodes: int = _NUM_NODES,
+    precision: str = _PRECISION,
+    accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
 ) -> None:
     """Train a vocoder (GAN or WaveFlow) on every stem and mixture of the data; writes best/ and final/."""
     from cantor.models.presets import vocoder_preset
     from cantor.train.vocoder import train_vocoder
 
+    if accumulate > 1:  # Lightning accumulates only for automatic optimisation; the GAN steps its optimisers itself
+        raise UsageError("--accumulate is not available for vocoders: use a larger --batch-size")
     _check_folders(data)
     overrides = {
         "max_steps": max_steps,
@@ -133,7 +154,14 @@ def vocoder(
     }
     model_config, train_config = _recipe(lambda: vocoder_preset(preset), overrides)
     options = _run_options(
-        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+        threads=threads,
+        devices=devices,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        precision=precision,
+        accumulate=accumulate,
     )
     _trained(
         train_vocoder(data=list(data), out=out, model_config=model_config, train_config=train_config, options=options)
@@ -154,6 +182,9 @@ def stem_vae(
     accelerator: str = _ACCELERATOR,
     devices: str = _DEVICES,
     strategy: str = _STRATEGY,
+    num_nodes: int = _NUM_NODES,
+    precision: str = _PRECISION,
+    accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
 ) -> None:
     """Train the stem TCN-VAE (for `cantor generate variations`) on every stem and mixture; writes best/ and final/."""
@@ -168,7 +199,14 @@ def stem_vae(
     overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
     model_config, train_config = _recipe(lambda: stem_vae_preset(preset), overrides)
     options = _run_options(
-        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+        threads=threads,
+        devices=devices,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        precision=precision,
+        accumulate=accumulate,
     )
     _trained(
         train_stem_vae(data=list(data), out=out, model_config=model_config, train_config=train_config, options=options)
@@ -195,6 +233,9 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         accelerator: str = _ACCELERATOR,
         devices: str = _DEVICES,
         strategy: str = _STRATEGY,
+        num_nodes: int = _NUM_NODES,
+        precision: str = _PRECISION,
+        accumulate: int = _ACCUMULATE,
         threads: int = _THREADS,
     ) -> None:
         from cantor.models.presets import analysis_preset
@@ -204,7 +245,14 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
         model_config, train_config = _recipe(lambda: analysis_preset(task, preset), overrides)
         options = _run_options(
-            threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+            threads=threads,
+            devices=devices,
+            max_minutes=max_minutes,
+            accelerator=accelerator,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            precision=precision,
+            accumulate=accumulate,
         )
         _trained(
             train_analysis_model(
@@ -260,6 +308,9 @@ def generator(
     accelerator: str = _ACCELERATOR,
     devices: str = _DEVICES,
     strategy: str = _STRATEGY,
+    num_nodes: int = _NUM_NODES,
+    precision: str = _PRECISION,
+    accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
 ) -> None:
     """Train the symbolic LSTM-VAE on the bundled corpus (no data folder needed), or fine-tune one on your own
@@ -286,7 +337,14 @@ def generator(
         model_config, train_config = _recipe(lambda: _finetune_recipe(finetune, GENERATOR_FINETUNE), overrides)
         pieces = user_pieces(data, model_config.converter)
     options = _run_options(
-        threads=threads, devices=devices, max_minutes=max_minutes, accelerator=accelerator, strategy=strategy
+        threads=threads,
+        devices=devices,
+        max_minutes=max_minutes,
+        accelerator=accelerator,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        precision=precision,
+        accumulate=accumulate,
     )
     run = train_generator(
         out=out,

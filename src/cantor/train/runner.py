@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from cantor.files import write_json_atomic
 from cantor.models.weights import CONFIG_FILE, count_parameters, save_weights
@@ -39,6 +39,9 @@ class RunOptions:
     accelerator: str = "cpu"
     devices: int | str = 1
     strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    accumulate: int = 1  # batches per optimiser step (systems that step by hand, the GAN's, refuse more than 1)
     command: str = ""
     progress: bool = True
 
@@ -94,6 +97,12 @@ def warmup_cosine(optimiser: torch.optim.Optimizer, recipe: Schedule) -> torch.o
     return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
 
 
+def _agreed(trainer: L.Trainer, decision: bool) -> bool:
+    """The first process's ``decision``, for all of them: clocks differ between processes, and a checkpoint or a
+    stop that only some take would hang the others at the next collective step."""
+    return trainer.strategy.broadcast(decision, src=0) if trainer.world_size > 1 else decision
+
+
 class PeriodicCheckpoint(Callback):
     """Writes ``last.ckpt`` (model, optimisers, schedulers, step counters) every few minutes and at the end.
 
@@ -109,13 +118,22 @@ class PeriodicCheckpoint(Callback):
     def _save(self, trainer: L.Trainer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(".last.ckpt.tmp")
-        trainer.save_checkpoint(tmp)
-        tmp.replace(self.path)
+        self._note_position(trainer)
+        trainer.save_checkpoint(tmp)  # every process takes part; the first writes
+        if trainer.is_global_zero:
+            tmp.replace(self.path)
         self.last_save = time.monotonic()
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if time.monotonic() - self.last_save >= self.interval:
+        if _agreed(trainer, time.monotonic() - self.last_save >= self.interval):
             self._save(trainer)
+
+    @staticmethod
+    def _note_position(trainer: L.Trainer) -> None:
+        """Tell a resumable loader how many batches of this epoch are done (its state in the checkpoint)."""
+        loader = trainer.train_dataloader
+        if isinstance(loader, _ResumableLoader):
+            loader.position = trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def on_train_end(self, trainer: L.Trainer, *args) -> None:
         self._save(trainer)
@@ -130,7 +148,7 @@ class SessionTimeLimit(Callback):
         self.started = time.monotonic()
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if time.monotonic() - self.started >= self.seconds:
+        if _agreed(trainer, time.monotonic() - self.started >= self.seconds):
             trainer.should_stop = True
 
 
@@ -168,7 +186,7 @@ class ExportBest(Callback):
                 self.best = self.sign * float(score)
 
     def on_validation_end(self, trainer: L.Trainer, system: L.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or not trainer.is_global_zero:
             return
         score = trainer.callback_metrics.get(self.monitor)
         if score is None or self.sign * float(score) <= self.best:
@@ -177,6 +195,79 @@ class ExportBest(Callback):
         metrics = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items() if k.startswith("valid/")}
         step = system.global_step // self.steps_per_update
         self.export(system, self.folder, {**self.metadata, "step": step, "metrics": metrics})
+
+
+class _RankSlice(Sampler):
+    """Indices ``rank, rank + world, …`` of ``0 … n − 1``, read when iteration starts (when the processes of a
+    distributed run have joined). Each process takes its share of every global batch in order, so a global batch is
+    exactly the batch one process would take: runs on 1 or N processes see the same data. Cantor's datasets draw
+    each item from a generator seeded by its index and epoch, so no sampler needs to shuffle (Lightning's own
+    distributed sampler would, and the runs would differ)."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.skip = 0  # this process's items to leave out of the next pass only (a resumed epoch's done batches)
+
+    def _share(self) -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def __iter__(self):
+        rank, world = self._share()
+        skip, self.skip = self.skip, 0
+        return iter(range(rank, self.length - self.length % world, world)[skip:])
+
+    def __len__(self) -> int:
+        _, world = self._share()
+        return self.length // world
+
+
+class _ResumableLoader(DataLoader):
+    """A training loader that resumes mid-epoch: Lightning stores its ``state_dict`` in every checkpoint (the
+    batches of the current epoch already trained on, which :class:`PeriodicCheckpoint` sets just before saving, and
+    the dataset's epoch) and hands it back on resume, before it draws the first batch; the next pass then leaves the
+    done batches out, so the data continue exactly as if the run had never stopped."""
+
+    position = 0
+
+    def state_dict(self) -> dict:
+        return {"position": self.position, "epoch": getattr(self.dataset, "epoch", None)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.position = state["position"]
+        epoch = state.get("epoch")
+        if self.position < len(self):
+            self.sampler.skip = self.position * self.batch_size
+        elif epoch is not None:  # saved after an epoch's last batch: the next epoch starts whole
+            epoch += 1
+        if epoch is not None and hasattr(self.dataset, "set_epoch"):
+            # the first batch is drawn before Lightning's epoch-start hooks run: its crops need their epoch now
+            self.dataset.set_epoch(epoch)
+
+
+def _rank_sliced(loader: DataLoader) -> DataLoader:
+    """``loader`` again, drawing its items through :class:`_RankSlice`, resumable mid-epoch."""
+    return _ResumableLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=_RankSlice(len(loader.dataset)),
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        drop_last=loader.drop_last,
+        persistent_workers=loader.persistent_workers,
+    )
+
+
+def _strategy(name: str):
+    """Lightning's strategy for ``name``. Plain DDP must be told that some parameters go unused in a step: a GAN's
+    discriminators sit idle during its reconstruction warm-up, and each of its two optimiser steps uses half the
+    parameters."""
+    if name == "ddp":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=True)
+    return name
 
 
 def run_training(
@@ -210,7 +301,10 @@ def run_training(
     trainer = L.Trainer(
         accelerator=options.accelerator,
         devices=options.devices,
-        strategy=options.strategy,
+        strategy=_strategy(options.strategy),
+        num_nodes=options.num_nodes,
+        precision=options.precision,
+        accumulate_grad_batches=options.accumulate,
         max_steps=max_steps * steps_per_update,
         logger=CSVLogger(out, name="logs", version=""),
         callbacks=[
@@ -225,11 +319,14 @@ def run_training(
         num_sanity_val_steps=0,
         log_every_n_steps=10,
         limit_val_batches=val_items,
+        use_distributed_sampler=False,  # see _RankSlice; validation runs whole on every process
     )
     last = out / "checkpoints" / "last.ckpt"
     started = time.time()
-    trainer.fit(system, train_loader, valid_loader, ckpt_path=str(last) if last.is_file() else None)
+    trainer.fit(system, _rank_sliced(train_loader), valid_loader, ckpt_path=str(last) if last.is_file() else None)
     wall_hours = (time.time() - started) / 3600
+    if not trainer.is_global_zero:  # the other processes of a distributed run leave the writing to the first
+        return out
     export(system, out / "final", {**metadata, "step": system.global_step // steps_per_update})
     if logs := metric_logs(out / "logs"):
         plot_training_curves(logs, out / "curves.png")
