@@ -170,3 +170,18 @@ def test_fast_pcm24_writer_matches_libsndfile(tmp_path, channels):
     grid = np.round(np.clip(audio, -1, 1 - 2**-23) * 2**23) / 2**23
     assert np.array_equal(ours, grid.T.astype(np.float32))  # values on the 24-bit grid are stored exactly
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fast.wav", "reference.wav"]
+
+
+def test_a_compressed_header_that_promises_terabytes_is_a_clear_error(tmp_path):
+    """Found by benchmarks/fuzz_audio.py: a FLAC whose STREAMINFO claims 2^36 frames made the reader allocate
+    hundreds of GiB. Compressed files are read a block at a time, so memory follows what decodes."""
+    path = tmp_path / "liar.flac"
+    soundfile.write(path, np.zeros((4000, 2), np.float32) + 0.1, 8000, format="FLAC")
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC"
+    data[21] |= 0x0F  # the low 36 bits of STREAMINFO's 64-bit rate/channels/depth/total-samples field
+    data[22:26] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    assert soundfile.info(path).frames == 2**36 - 1
+    with pytest.raises(AudioError, match="truncated|corrupt"):
+        load(path)

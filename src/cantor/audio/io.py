@@ -51,11 +51,14 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = False
 def read_array(path: Path, *, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
     """Read ``frames`` frames from ``start`` as a float32 array ``[time, channels]``, with every check of ``load``."""
     info = audio_info(path)
-    try:
-        data, rate = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: corrupt audio data ({_reason(error)})") from error
     wanted = info.frames - start if frames < 0 else min(frames, info.frames - start)
+    try:
+        if info.format in ("WAV", "WAVEX") or wanted <= _BLOCK_FRAMES:  # (a WAV's size is checked against its header)
+            data, rate = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+        else:
+            data, rate = _read_in_blocks(path, start, wanted, info.channels)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, MemoryError) as error:
+        raise AudioError(f"{path}: corrupt audio data ({_reason(error)})") from error
     if data.shape[0] < wanted:
         raise AudioError(
             f"{path}: truncated — the header promises {info.frames} frames, only {start + data.shape[0]} read"
@@ -63,6 +66,25 @@ def read_array(path: Path, *, start: int = 0, frames: int = -1) -> tuple[np.ndar
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
     return data, rate
+
+
+_BLOCK_FRAMES = 1 << 20
+
+
+def _read_in_blocks(path: Path, start: int, wanted: int, channels: int) -> tuple[np.ndarray, int]:
+    """A compressed file read a block at a time: its header's frame count is a claim (a corrupt one can promise
+    terabytes), so memory follows what actually decodes; a shortfall is then reported as truncation."""
+    blocks = []
+    with soundfile.SoundFile(str(path)) as file:
+        file.seek(start)
+        while wanted > 0:
+            block = file.read(min(_BLOCK_FRAMES, wanted), dtype="float32", always_2d=True)
+            if len(block) == 0:
+                break
+            blocks.append(block)
+            wanted -= len(block)
+        rate = file.samplerate
+    return (np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)), rate
 
 
 def audio_info(path: str | Path) -> soundfile._SoundFileInfo:
