@@ -14,6 +14,7 @@ _HEADLINE = {
     "transcriber": ("valid/note_f1", "note F1 {:.2f}"),
     "instrument-classifier": ("valid/family_accuracy", "family accuracy {:.2f}"),
     "generator": ("valid/accuracy", "reconstruction {:.2f}"),
+    "stem-vae": ("valid/mel_l1", "log-mel L1 {:.3f}"),
 }
 
 
@@ -29,6 +30,8 @@ def _what(kind: str, config: dict) -> str:
         return f"GM family ({len(config['families'])}) and program of a stem"
     if kind == "generator":
         return f"writes {', '.join(config['converter']['voices'])}"
+    if kind == "stem-vae":
+        return "audio variations of a stem"
     return kind
 
 
