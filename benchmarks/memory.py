@@ -1,7 +1,9 @@
-"""Peak memory (RSS) and speed of `cantor separate` / `cantor vocode` on long inputs: memory must stay flat in the
-input's duration. Not a test.
+"""Peak memory (RSS) and speed of `cantor separate` / `cantor vocode` / `cantor analyze` on long inputs: memory
+must stay flat in the input's duration. Not a test.
 
     .venv/bin/python benchmarks/memory.py --minutes 10 60 --out benchmarks/results/memory.md
+    .venv/bin/python benchmarks/memory.py --minutes 1 5 --tasks "analyze band" \
+        --out benchmarks/results/memory-analyze.md
 
 Each input is the bundled example's mixture tiled to the given length (44.1 kHz stereo WAV, written to a temporary
 folder); each command runs in its own process, whose peak resident set size the kernel reports when it exits.
@@ -66,8 +68,8 @@ def main() -> None:
             for task in args.tasks:
                 verb, model = task.split()
                 out = Path(tmp) / f"out-{verb}-{minutes:g}"
-                if verb == "separate":
-                    command = [*cantor, "separate", str(source), "-o", str(out), "-m", model]
+                if verb in ("separate", "analyze"):
+                    command = [*cantor, verb, str(source), "-o", str(out), "-m", model]
                 else:
                     command = [*cantor, "vocode", str(source), "-o", str(out) + ".wav", "-m", model]
                 wall, rss = peak_rss_of([*command, "-j", str(args.threads)])
@@ -88,7 +90,8 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = [header("Peak memory and speed on long inputs"), ""]
     lines += [
-        f"`cantor separate` / `cantor vocode` on the bundled mixture tiled to each length (44.1 kHz stereo "
+        f"`cantor {' / '.join(sorted({task.split()[0] for task in args.tasks}))}` on the bundled mixture tiled to "
+        "each length (44.1 kHz stereo "
         f"float WAV), {args.threads} threads, whole command (start-up and writing included).",
         "",
     ]
