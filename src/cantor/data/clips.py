@@ -87,3 +87,28 @@ class AudioClipDataset(SeededCrops):
             f"{len(self.files)} files ({minutes:.0f} min of stems and mixtures), {self.items} mono crops of "
             f"{self.segment / self.sample_rate:.2f} s per epoch"
         )
+
+
+def clip_splits(
+    roots: Sequence[str | Path],
+    *,
+    segment: int,
+    valid_segment: int,
+    sample_rate: int,
+    items: int,
+    valid_items: int,
+    seed: int,
+) -> tuple[AudioClipDataset, AudioClipDataset]:
+    """Training crops (random gain, new ones every epoch) and fixed validation crops (unit gain) of ``roots``."""
+    train = AudioClipDataset(roots, split="train", segment=segment, sample_rate=sample_rate, items=items, seed=seed)
+    valid = AudioClipDataset(
+        roots,
+        split="valid",
+        segment=valid_segment,
+        sample_rate=sample_rate,
+        items=valid_items,
+        seed=seed,
+        random=False,
+        gain_db=(0.0, 0.0),
+    )
+    return train, valid

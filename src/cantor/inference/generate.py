@@ -81,7 +81,7 @@ class Generator:
     def sample(self, n: int = 1, *, bars: int = 16, temperature: float = 0.9, seed: int | None = None) -> list[Piece]:
         """``n`` new pieces of ``bars`` bars, each from its own latent code drawn from the prior."""
         self._check(n=n, bars=bars, temperature=temperature)
-        generator = _torch_generator(seed)
+        generator = seeded_generator(seed)
         z = torch.randn(n, self.config.latent, generator=generator)
         tokens = self.model.sample(z, temperature=temperature, generator=generator)
         tokens = self._extend(tokens, bars * self.converter.steps_per_bar, temperature, generator)
@@ -125,7 +125,7 @@ class Generator:
         if len(known) < overlap:
             raise UsageError(f"the primer must hold at least {self.window_bars // 2} bars, got {len(known)} steps")
         target = len(known) + bars * self.converter.steps_per_bar
-        tokens = self._extend(known[None], target, temperature, _torch_generator(seed))
+        tokens = self._extend(known[None], target, temperature, seeded_generator(seed))
         return self._piece(tokens[0], f"{self.name}-continuation")
 
     # --- helpers ---------------------------------------------------------------------------------------------
@@ -192,7 +192,8 @@ class Generator:
             raise UsageError(f"temperature must be at least 0, got {temperature}")
 
 
-def _torch_generator(seed: int | None) -> torch.Generator:
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A torch random generator seeded with ``seed``, or from the system's entropy when it is None."""
     generator = torch.Generator()
     if seed is None:
         generator.seed()

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import UsageError
 from cantor.files import make_folder
+from cantor.inference.generate import seeded_generator
 from cantor.models.registry import model_name, resolve_model
 from cantor.models.stem_vae import STEM_VAE_KIND, StemVAE, StemVAEConfig
 from cantor.models.weights import load_weights
@@ -143,12 +144,7 @@ class Variations:
     def _smooth_noise(self, n: int, shape: tuple[int, int], seconds: float, seed: int | None) -> torch.Tensor:
         """``[n, D, L]`` standard-normal noise, low-passed over ``seconds`` with a Hann window and rescaled to unit
         variance per frame."""
-        generator = torch.Generator()
-        if seed is None:
-            generator.seed()
-        else:
-            generator.manual_seed(seed)
-        noise = torch.randn(n, *shape, generator=generator)
+        noise = torch.randn(n, *shape, generator=seeded_generator(seed))
         latent_rate = self.sample_rate / self.config.mel.stft.hop_length / self.config.stride
         width = int(round(seconds * latent_rate))
         if width < 2:

@@ -95,21 +95,17 @@ def _datasets(data: list[Path], model_config: StemVAEConfig, train_config: StemV
             data[0], split="valid", frames=frames, items=train_config.val_items, random=False, gain_db=(0.0, 0.0)
         )
         return train_set, valid_set
-    from cantor.data.clips import AudioClipDataset  # audio libraries only where audio is read
+    from cantor.data.clips import clip_splits  # audio libraries only where audio is read
 
-    hop, rate = model_config.mel.stft.hop_length, model_config.mel.sample_rate
-    segment = train_config.segment_frames * hop
-    train_set = AudioClipDataset(
-        data, split="train", segment=segment, sample_rate=rate, items=items, seed=train_config.seed
-    )
-    valid_set = AudioClipDataset(
+    segment = train_config.segment_frames * model_config.mel.stft.hop_length
+    train_set, valid_set = clip_splits(
         data,
-        split="valid",
         segment=segment,
-        sample_rate=rate,
-        items=train_config.val_items,
-        random=False,
-        gain_db=(0.0, 0.0),
+        valid_segment=segment,
+        sample_rate=model_config.mel.sample_rate,
+        items=items,
+        valid_items=train_config.val_items,
+        seed=train_config.seed,
     )
     return train_set, valid_set
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from cantor.data.clips import AudioClipDataset
+from cantor.data.clips import clip_splits
 from cantor.features.mel import LogMel
 from cantor.models.presets import VocoderTrainConfig
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
@@ -153,23 +153,14 @@ def vocoder_dataloaders(
         if getattr(train_config, name) % hop:
             raise ValueError(f"{name} ({getattr(train_config, name)}) must be a multiple of hop_length {hop}")
     rate = model_config.mel.sample_rate
-    train_set = AudioClipDataset(
+    train_set, valid_set = clip_splits(
         data,
-        split="train",
         segment=train_config.segment_samples,
+        valid_segment=train_config.val_segment_samples,
         sample_rate=rate,
         items=train_config.val_every_steps * train_config.batch_size,
+        valid_items=train_config.val_items,
         seed=train_config.seed,
-    )
-    valid_set = AudioClipDataset(
-        data,
-        split="valid",
-        segment=train_config.val_segment_samples,
-        sample_rate=rate,
-        items=train_config.val_items,
-        seed=train_config.seed,
-        random=False,
-        gain_db=(0.0, 0.0),
     )
     workers = train_config.num_workers
     train_loader = DataLoader(train_set, batch_size=train_config.batch_size, num_workers=workers, drop_last=True)

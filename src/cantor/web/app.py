@@ -22,7 +22,7 @@ import multiprocessing
 import threading
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -134,7 +134,7 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
     def status(job_id: str) -> dict:
         """A job's state (queued, running, done, failed), progress (0–1), stage, error, files and summary."""
         try:
-            return store.load(job_id).public()
+            return asdict(store.load(job_id))
         except KeyError:
             raise HTTPException(404, "no such job") from None
 

@@ -42,9 +42,6 @@ class Job:
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
 
-    def public(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if key != "options"} | {"options": self.options}
-
 
 class JobStore:
     """Jobs under ``root/jobs``; ids are random and unguessable (128 bits)."""

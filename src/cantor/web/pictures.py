@@ -13,15 +13,13 @@ def stem_picture(audio_path: Path, target: Path, *, width_px: int = 900, height_
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import torch
 
     from cantor.audio.io import load
     from cantor.features.mel import LogMel, MelConfig
 
     audio, rate = load(audio_path, mono=True)
     mel = LogMel(MelConfig(sample_rate=rate, n_mels=64))(audio[0]).numpy()
-    with torch.no_grad():
-        signal = audio[0].numpy()
+    signal = audio[0].numpy()
     seconds = len(signal) / rate
     dpi = 100
     figure = plt.figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
