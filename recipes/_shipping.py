@@ -45,3 +45,30 @@ def compute_line(
     hours = run_info.get("wall_hours_total", run_info.get("wall_hours_last_session", 0))
     spent = compute or f"{hours:.2f} h wall"
     return f"- weights from step {step} ({selection}); {spent} on {machine or machine_description()}"
+
+
+def training_lines(
+    payload: dict, run_info: dict, *, data: str, selection: str, compute: str | None, machine: str | None = None
+) -> list[str]:
+    """A card's "## Training" section: the command that made the data, what the run saw of it, the training
+    command, its steps and compute, the recipe."""
+    meta = payload["metadata"]
+    return [
+        "## Training",
+        "",
+        f"- data: `{data}`",
+        f"- data seen: {meta.get('train_data', '?')}",
+        f"- command: `{meta.get('command') or run_info.get('command')}`",
+        compute_line(payload, run_info, selection=selection, compute=compute, machine=machine),
+        f"- recipe: {json.dumps(run_info['train'])}",
+    ]
+
+
+def metric_rows(payload: dict) -> list[str]:
+    """The validation metrics the weights were exported with, as a markdown table."""
+    metrics = payload["metadata"].get("metrics", {})
+    return [
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(metrics.items())],
+    ]

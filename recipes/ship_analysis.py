@@ -15,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_weights
+from _shipping import copy_weights, metric_rows, training_lines
 
 from cantor.models.instrument import INSTRUMENT_KIND
 from cantor.models.transcriber import TRANSCRIBER_KIND
@@ -78,21 +78,13 @@ def main() -> None:
         f"- configuration: `{json.dumps(payload['config'])}`",
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
-        "## Training",
-        "",
-        f"- data: `{args.data_command}`",
-        f"- data seen: {meta.get('train_data', '?')}",
-        f"- command: `{meta.get('command') or run.get('command')}`",
-        compute_line(payload, run, selection="best validation score", compute=args.compute),
-        f"- recipe: {json.dumps(run['train'])}",
+        *training_lines(payload, run, data=args.data_command, selection="best validation score", compute=args.compute),
         "",
         "## Validation (valid split: crops of single stems, most with the rest of their song leaking in, as in "
         "training but fixed per crop)",
         "",
-        "| metric | value |",
-        "|---|---|",
+        *metric_rows(payload),
     ]
-    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
     if args.benchmark:
         lines += ["", "## Measured (clean single stems of held-out songs)", ""]
         lines += [

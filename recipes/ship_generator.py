@@ -14,7 +14,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_weights
+from _shipping import compute_line, copy_weights, metric_rows
 
 from cantor.inference.generate import SHIPPED_SUFFIX
 from cantor.models.generator import GENERATOR_KIND
@@ -102,10 +102,8 @@ def main() -> None:
         "",
         "## Validation (valid tunes, every window, untransposed; codes = posterior means)",
         "",
-        "| metric | value |",
-        "|---|---|",
+        *metric_rows(payload),
     ]
-    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
     if args.benchmark:
         lines += ["", "## Measured (`benchmarks/generation.py`, held-out tunes)", ""]
         lines += benchmark_rows(args.benchmark)

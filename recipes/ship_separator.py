@@ -15,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_weights
+from _shipping import copy_weights, training_lines
 
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
 
@@ -44,13 +44,9 @@ def main() -> None:
         "(so chunked inference equals a whole-file pass)",
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
-        "## Training",
-        "",
-        f"- data: `{args.data_command}`",
-        f"- data seen: {meta.get('train_data', '?')}",
-        f"- command: `{meta.get('command') or run.get('command')}`",
-        compute_line(payload, run, selection="best validation SI-SDRi", compute=args.compute),
-        f"- recipe: {json.dumps(run['train'])}",
+        *training_lines(
+            payload, run, data=args.data_command, selection="best validation SI-SDRi", compute=args.compute
+        ),
         "",
         "## Validation (valid split, 10-s crops, medians)",
         "",

@@ -14,7 +14,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_weights
+from _shipping import copy_weights, metric_rows, training_lines
 
 from cantor.models.stem_vae import STEM_VAE_KIND
 
@@ -48,22 +48,19 @@ def main() -> None:
         f"- configuration: `{json.dumps(config)}`",
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
-        "## Training",
-        "",
-        f"- data: `{args.data_command}`",
-        f"- data seen: {meta.get('train_data', '?')}",
-        f"- command: `{meta.get('command') or run.get('command')}`",
-        compute_line(
-            payload, run, selection="lowest validation log-mel L1", compute=args.compute, machine=args.machine
+        *training_lines(
+            payload,
+            run,
+            data=args.data_command,
+            selection="lowest validation log-mel L1",
+            compute=args.compute,
+            machine=args.machine,
         ),
-        f"- recipe: {json.dumps(run['train'])}",
         "",
         "## Validation (the pack's valid excerpts; reconstruction from the posterior mean)",
         "",
-        "| metric | value |",
-        "|---|---|",
+        *metric_rows(payload),
     ]
-    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
     if args.benchmark:
         table = args.benchmark.read_text().split("\n### ", 1)[1]
         lines += ["", f"## Measured (`{args.benchmark}`)", "", "### " + table.strip()]

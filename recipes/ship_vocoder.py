@@ -15,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_weights
+from _shipping import copy_weights, metric_rows, training_lines
 
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
 
@@ -58,26 +58,19 @@ def main() -> None:
         f"- architecture: `{json.dumps(payload['config'][config.family])}`",
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
-        "## Training",
-        "",
-        f"- data: `{args.data_command}`",
-        f"- data seen: {meta.get('train_data', '?')}",
-        f"- command: `{meta.get('command') or run.get('command')}`",
-        compute_line(
+        *training_lines(
             payload,
             run,
+            data=args.data_command,
             selection="lowest validation log-mel L1" if args.weights == "best" else "the end of training",
             compute=args.compute,
         ),
-        f"- recipe: {json.dumps(run['train'])}",
         "",
         f"## Validation (valid split: stems and mixtures, {run['train']['val_items']} clips of "
         f"{run['train']['val_segment_samples'] / mel.sample_rate:.2g} s)",
         "",
-        "| metric | value |",
-        "|---|---|",
+        *metric_rows(payload),
     ]
-    lines += [f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(meta.get("metrics", {}).items())]
     if args.benchmark and args.benchmark.is_file():
         results = json.loads(args.benchmark.read_text())
         lines += ["", "## Test: copy-synthesis of held-out clips (see benchmarks/results/vocoder.md)", ""]
