@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
+import soundfile
 
-from cantor.analysis.notes import Note, decode_notes, notes_to_midi
+from cantor.analysis.notes import Note, StreamingTranscription, decode_notes, notes_to_midi, pitch_track
 from cantor.analysis.sections import track_sections
 from cantor.features.cqt import CQTConfig, cqt_magnitude
 from cantor.inference.analyze import Analyzer
@@ -73,6 +74,31 @@ def test_decoding_splits_repeated_notes_and_keeps_held_ones():
     ]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_streamed_notes_and_f0_equal_the_whole_track_decoding(seed):
+    """Posteriors pushed in blocks of random size give exactly the notes and f0 of decoding them at once: repeated,
+    held (longer than any block), soft-attack and too-short notes, across block edges."""
+    rng = np.random.default_rng(seed)
+    config = CQTConfig()
+    frames = int(rng.integers(200, 2500))
+    frame = np.zeros((config.semitones, frames))
+    for _ in range(60):
+        key, start = rng.integers(0, config.semitones), rng.integers(0, frames)
+        frame[key, start : start + rng.integers(1, 600)] = rng.uniform(0.2, 1.0)
+    onset = rng.random(frame.shape) ** 6 * (frame > 0)
+    cqt = rng.random((config.n_bins, frames)).astype(np.float32)
+    whole = decode_notes(onset, frame, cqt, config)
+    streamed = StreamingTranscription(config, frames)
+    first = 0
+    while first < frames:
+        last = min(frames, first + int(rng.integers(1, 400)))
+        streamed.push(onset[:, first:last], frame[:, first:last], cqt[:, first:last])
+        first = last
+    notes, track = streamed.result()
+    assert notes == whole and len(whole) > 20
+    np.testing.assert_array_equal(track.f0, pitch_track(frame, cqt, config, notes=whole).f0)
+
+
 def test_notes_round_trip_through_midi(tmp_path):
     notes = [Note(0.5, 1.0, 60, 90), Note(1.0, 1.5, 64, 70)]
     notes_to_midi({"melody": (notes, 73, False)}).write(str(tmp_path / "n.mid"))
@@ -115,6 +141,27 @@ def test_cli_analyzes_the_bundled_example(tmp_path, tiny_transcriber, tiny_class
     assert sorted(p.name for p in (folder / "stems").iterdir()) == ["bass.wav", "drums.wav", "melody.wav", "other.wav"]
     again = cantor("analyze", str(EXAMPLE), "-o", str(out), *models)
     assert again.returncode == 1 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_file_analysis_streams_and_equals_the_in_memory_one(tmp_path, analyzer):
+    """A 50-s file is analysed in two blocks (40 s each at most); notes across the block edge, sections and
+    labels come out as from the whole signal in memory, and the folder is complete."""
+    melody = [(440.0, 0.5, 2.0), (523.25, 38.5, 42.0), (330.0, 45.0, 48.0)]  # the second crosses 40 s
+    audio = np.zeros(50 * RATE, np.float32)
+    for f0, start, end in melody:
+        audio[int(start * RATE) : int(start * RATE) + int((end - start) * RATE)] = _tone(f0, end - start)
+    soundfile.write(tmp_path / "tune.wav", audio, RATE, subtype="FLOAT")
+    on_file = analyzer.analyze_file(tmp_path / "tune.wav", tmp_path / "out", separate=False)
+    in_memory = analyzer.analyze(audio, RATE, separate=False).stems["mix"]
+    stem = on_file.stems["mix"]
+    assert stem.notes == in_memory.notes and stem.sections == in_memory.sections
+    assert [note.pitch for note in stem.notes] == [69, 72, 64]
+    for note, (_, start, end) in zip(stem.notes, melody, strict=True):
+        assert abs(note.start - start) < 0.05 and abs(note.end - end) < 0.1, note
+    assert stem.overview.shape[1] <= 2000
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["analysis.json", "notes.mid", "report.html", "score.musicxml", "stems"]
+    np.testing.assert_array_equal(soundfile.read(tmp_path / "out" / "stems" / "mix.wav", dtype="float32")[0], audio)
 
 
 def test_cli_analyze_bad_inputs(tmp_path, tiny_transcriber, tiny_classifier):

@@ -180,3 +180,22 @@ def test_building_one_split_gives_the_same_songs(band_build, band_config, tmp_pa
     assert ours and all(_digest(band_build)[k] == v for k, v in ours.items())
     with pytest.raises(UsageError, match="--splits"):
         build_dataset(band_config, tmp_path, splits=("holdout",))
+
+
+def test_shards_built_apart_are_the_full_build_and_train_together(band_build, band_config, tmp_path):
+    from cantor.data.dataset import MultitrackDataset
+
+    shards = [tmp_path / "shard-0", tmp_path / "shard-1", tmp_path / "shard-2"]
+    for number, folder in enumerate(shards):  # as three machines would, each into its own folder
+        build_dataset(band_config, folder, shard=(number, 3))
+    built = [_digest(folder) for folder in shards]
+    names = [{key.split("/")[1] for key in digest if key.count("/") >= 2} for digest in built]
+    assert all(names) and not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
+    full = _digest(band_build)
+    assert all(full[key] == value for digest in built for key, value in digest.items() if key.endswith(".wav"))
+    wanted = {p.parent.name for p in band_build.glob("*/*/song.json")}
+    assert set().union(*names) == wanted
+    together = MultitrackDataset(shards, split="train", sources=band_config.stems, segment_seconds=1.0)
+    assert sorted(song.name for song in together.songs) == sorted(p.name for p in (band_build / "train").iterdir())
+    with pytest.raises(UsageError, match="shard"):
+        build_dataset(band_config, tmp_path / "bad", shard=(3, 3))

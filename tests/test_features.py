@@ -61,3 +61,20 @@ def test_log_mel_puts_a_tone_in_the_right_band():
 def test_stft_config_rejects_odd_sizes():
     with pytest.raises(ValueError, match="even"):
         STFTConfig(n_fft=1023)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 16000])
+def test_cqt_in_blocks_equals_the_whole_signal(rate):
+    """Frames computed block by block from pieces of the signal (any rate) match the whole signal's CQT."""
+    from cantor.features.cqt import CQTConfig, cqt_frames, cqt_magnitude
+
+    rng = np.random.default_rng(0)
+    audio = torch.from_numpy(rng.standard_normal((2, 9 * rate)).astype(np.float32) * 0.1)
+    config = CQTConfig()
+    whole = cqt_magnitude(audio, rate, config)
+    assert whole.shape[1] == config.frames(audio.shape[-1], rate)
+    blocks = [
+        cqt_frames(lambda a, b: audio[:, a:b], audio.shape[-1], rate, first, min(first + 250, whole.shape[1]), config)
+        for first in range(0, whole.shape[1], 250)
+    ]
+    np.testing.assert_allclose(np.concatenate(blocks, axis=1), whole, atol=1e-4 * whole.max())

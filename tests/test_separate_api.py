@@ -114,3 +114,44 @@ def test_cli_reports_bad_files_and_finishes_the_others(tiny_model, tmp_path):
     assert not (tmp_path / "out" / "tiny" / "bad").exists()
     usage = _cantor("separate", str(tmp_path / "good.wav"), "--model", str(tiny_model), "--stems", "vocals")
     assert usage.returncode == 2 and "no stem vocals" in usage.stderr
+
+
+def test_cli_separates_a_library_with_workers_and_resumes(tiny_model, tmp_path):
+    library = tmp_path / "library"
+    for album, seed in (("one", 1), ("two", 2)):  # the same track name in two albums must not collide
+        (library / "artist" / album).mkdir(parents=True)
+        soundfile.write(library / "artist" / album / "01.wav", _noise(2, 8000, seed).T, 8000, subtype="FLOAT")
+    soundfile.write(library / "single.wav", _noise(1, 4000, 3)[0], 8000, subtype="FLOAT")
+    (library / "artist" / "broken.wav").write_bytes(b"RIFF\x00\x00")
+    out = tmp_path / "out"
+    args = ["separate", str(library), "-o", str(out), "--model", str(tiny_model), "--segment", "1"]
+    first = _cantor(*args, "-j", "2")
+    assert first.returncode == 1 and "1 of 4 files failed" in first.stderr and "broken.wav" in first.stderr
+    assert "Traceback" not in first.stderr
+    root = out / "tiny"
+    tracks = sorted(str(p.parent.relative_to(root)) for p in root.rglob("a.wav"))
+    assert tracks == ["artist/one/01", "artist/two/01", "single"]
+    separator = Separator(tiny_model, segment_seconds=1.0)
+    for album, seed in (("one", 1), ("two", 2)):
+        written, _ = soundfile.read(root / "artist" / album / "01" / "a.wav", dtype="float32")
+        expected = separator.separate(torch.from_numpy(_noise(2, 8000, seed)), 8000)["a"].numpy().T
+        np.testing.assert_allclose(written, expected, atol=1e-5)  # a worker's result is the in-process one
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("*.wav")}
+    again = _cantor(*args, "-j", "2")  # a second run skips what is done, and still reports the broken file
+    assert again.returncode == 1 and {p: p.stat().st_mtime_ns for p in root.rglob("*.wav")} == stamps
+
+
+def test_cli_shards_split_a_library_between_machines(tiny_model, tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    for index in range(5):
+        soundfile.write(library / f"{index}.wav", _noise(1, 800, index)[0], 8000)
+    done = []
+    for shard in ("0/2", "1/2"):
+        out = tmp_path / shard.replace("/", "-")
+        result = _cantor("separate", str(library), "-o", str(out), "--model", str(tiny_model), "--shard", shard)
+        assert result.returncode == 0, result.stderr
+        done.append({p.name for p in (out / "tiny").iterdir()})
+    assert done[0] | done[1] == {str(index) for index in range(5)} and not done[0] & done[1]
+    bad = _cantor("separate", str(library), "--model", str(tiny_model), "--shard", "2/2")
+    assert bad.returncode == 2 and "--shard takes K/N" in bad.stderr

@@ -9,6 +9,7 @@ within that key's bins).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,15 @@ def decode_notes(
     min_duration: float = 0.05,
 ) -> list[Note]:
     """Posteriors ``[88, frames]`` (probabilities) → notes sorted by start; velocity from the CQT level if given."""
+    spans = _note_spans(onset, frame, cqt, config, onset_threshold, frame_threshold, min_duration)
+    return sorted((_note(span, 0, config) for span in spans), key=lambda n: (n.start, n.pitch))
+
+
+def _note_spans(onset, frame, cqt, config, onset_threshold, frame_threshold, min_duration) -> list[tuple[int, ...]]:
+    """``(first frame, end frame, pitch, velocity)`` of each note, as :func:`decode_notes` describes."""
     fps = config.frames_per_second
     semitones, frames = frame.shape
-    notes = []
+    spans = []
     for key in range(semitones):
         active = frame[key] >= frame_threshold
         starts = set(_onset_peaks(onset[key], onset_threshold))
@@ -81,10 +88,16 @@ def decode_notes(
                 last += 1
             if (last - first) / fps < min_duration:
                 continue
-            pitch = config.lowest_midi + key
             velocity = _velocity(cqt, config, key, first, last) if cqt is not None else 90
-            notes.append(Note(first / fps, last / fps, pitch, velocity))
-    return sorted(notes, key=lambda n: (n.start, n.pitch))
+            spans.append((int(first), int(last), config.lowest_midi + key, velocity))
+    return spans
+
+
+def _note(span: tuple[int, ...], offset: int, config: CQTConfig) -> Note:
+    first, last, pitch, velocity = span
+    return Note(
+        (first + offset) / config.frames_per_second, (last + offset) / config.frames_per_second, pitch, velocity
+    )
 
 
 def _onset_peaks(curve: np.ndarray, threshold: float) -> list[int]:
@@ -110,8 +123,10 @@ def pitch_track(
     *,
     notes: Sequence[Note] = (),
     voicing_threshold: float = 0.5,
+    first_frame: int = 0,
 ) -> PitchTrack:
-    """The predominant pitch per frame, refined to cents: frame posteriors ``[88, N]`` and CQT ``[bins, N]``.
+    """The predominant pitch per frame, refined to cents: frame posteriors ``[88, N]`` and CQT ``[bins, N]`` of the
+    frames from ``first_frame`` on.
 
     A frame is voiced where a decoded note sounds (its pitch, the highest where notes overlap) or, between notes,
     where the most probable key passes ``voicing_threshold``: the f0 line then agrees with the notes, also where a
@@ -120,13 +135,14 @@ def pitch_track(
     frames = frame.shape[1]
     keys = frame.argmax(axis=0)
     confidence = frame.max(axis=0)
-    times = np.arange(frames) / config.frames_per_second
+    times = (first_frame + np.arange(frames)) / config.frames_per_second
     voiced = confidence >= voicing_threshold
     for note in sorted(notes, key=lambda n: n.pitch):  # higher notes overwrite lower ones
-        first = int(round(note.start * config.frames_per_second))
-        last = min(int(round(note.end * config.frames_per_second)), frames)
-        keys[first:last] = note.pitch - config.lowest_midi
-        voiced[first:last] = True
+        first = max(int(round(note.start * config.frames_per_second)) - first_frame, 0)
+        last = min(int(round(note.end * config.frames_per_second)) - first_frame, frames)
+        if first < last:
+            keys[first:last] = note.pitch - config.lowest_midi
+            voiced[first:last] = True
     f0 = np.full(frames, np.nan)
     per_semitone = config.bins_per_semitone
     log_cqt = np.log(np.maximum(cqt[:, :frames], 1e-9))
@@ -139,6 +155,91 @@ def pitch_track(
         shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
         f0[n] = pretty_midi.note_number_to_hz(float(config.bin_to_midi(peak + np.clip(shift, -0.5, 0.5))))
     return PitchTrack(times=times, f0=f0, confidence=confidence)
+
+
+class StreamingTranscription:
+    """Notes and the f0 track from posteriors that arrive block by block, the same as :func:`decode_notes` and
+    :func:`pitch_track` on the whole track, holding only the frames that are not settled yet.
+
+    Whether a frame starts a note depends on the three frames around it, and where a note ends on the frames up to
+    its end. So after each block, the notes that end well before the block's end are settled, up to the first
+    that may still grow; the frames before that point get their f0, and are dropped (but for three of context).
+    A note held for minutes keeps its minutes of frames, and nothing else stays.
+    """
+
+    CONTEXT = 3  # frames a start's decision looks back (a rise is a start unless an onset peak is within 2 frames)
+
+    def __init__(
+        self,
+        config: CQTConfig,
+        frames: int,
+        *,
+        onset_threshold: float = 0.5,
+        frame_threshold: float = 0.3,
+        min_duration: float = 0.05,
+    ) -> None:
+        self.config = config
+        self.frames = frames
+        self._thresholds = {
+            "onset_threshold": onset_threshold,
+            "frame_threshold": frame_threshold,
+            "min_duration": min_duration,
+        }
+        # A note cut short by the window's end is this long at least, so it is never dropped as too short
+        self.lookahead = math.ceil(min_duration * config.frames_per_second) + self.CONTEXT + 1
+        self.notes: list[Note] = []
+        self.f0 = np.full(frames, np.nan)
+        self.confidence = np.zeros(frames, np.float32)
+        self._window_start = 0  # first frame held
+        self._settled = 0  # frames before this have their notes and f0
+        self._held: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # onset, frame, cqt from _window_start
+        self._sounding: list[Note] = []  # settled notes that reach past _settled
+
+    def push(self, onset: np.ndarray, frame: np.ndarray, cqt: np.ndarray) -> None:
+        """The next frames' posteriors ``[88, n]`` and CQT ``[bins, n]``."""
+        if self._held is None:
+            self._held = (onset, frame, cqt)
+        else:
+            pieces = zip(self._held, (onset, frame, cqt), strict=True)
+            self._held = tuple(np.concatenate(pair, axis=1) for pair in pieces)
+        end = self._window_start + self._held[0].shape[1]
+        if end > self.frames:
+            raise ValueError(f"pushed {end} frames into a track of {self.frames}")
+        self._settle(final=end == self.frames)
+
+    def _settle(self, *, final: bool) -> None:
+        onset, frame, cqt = self._held
+        start, end = self._window_start, self._window_start + onset.shape[1]
+        spans = _note_spans(onset, frame, cqt, self.config, **self._thresholds)
+        spans = [span for span in spans if span[0] + start >= self._settled]  # earlier ones are settled already
+        if final:
+            settled_until = end
+        else:
+            open_starts = [first + start for first, last, *_ in spans if last + start > end - self.CONTEXT]
+            settled_until = min([end - self.lookahead, *open_starts])
+        if settled_until <= self._settled:
+            return
+        new = [_note(span, start, self.config) for span in spans if span[0] + start < settled_until]
+        self.notes += new
+        fps = self.config.frames_per_second
+        self._sounding = [n for n in self._sounding + new if round(n.end * fps) > self._settled]
+        inside = slice(self._settled - start, settled_until - start)
+        track = pitch_track(
+            frame[:, inside], cqt[:, inside], self.config, notes=self._sounding, first_frame=self._settled
+        )
+        self.f0[self._settled : settled_until] = track.f0
+        self.confidence[self._settled : settled_until] = track.confidence
+        self._settled = settled_until
+        keep_from = max(settled_until - self.CONTEXT, 0)
+        self._held = tuple(array[:, keep_from - start :] for array in self._held)
+        self._window_start = keep_from
+
+    def result(self) -> tuple[list[Note], PitchTrack]:
+        if self._settled != self.frames:
+            raise ValueError(f"only {self._settled} of {self.frames} frames were pushed")
+        times = np.arange(self.frames) / self.config.frames_per_second
+        notes = sorted(self.notes, key=lambda n: (n.start, n.pitch))
+        return notes, PitchTrack(times=times, f0=self.f0, confidence=self.confidence)
 
 
 def notes_to_midi(tracks: dict[str, tuple[list[Note], int, bool]]) -> pretty_midi.PrettyMIDI:

@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +19,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import PolyCollection
 
 from cantor.analysis.notes import midi_to_musicxml, notes_to_midi
 from cantor.audio.io import save
 from cantor.errors import CantorError
-from cantor.files import make_folder
+from cantor.files import make_folder, staged_folder
 
 if TYPE_CHECKING:
     from cantor.analysis.sections import Sections
@@ -35,32 +35,32 @@ _SECTION_COLOURS = plt.get_cmap("tab10").colors
 
 
 def write_analysis(analysis: Analysis, folder: str | Path, *, title: str, overwrite: bool = False) -> dict[str, Path]:
-    """Write ``folder/{analysis.json, notes.mid, score.musicxml, report.html, stems/<stem>.wav}``."""
+    """Write an in-memory analysis (one with ``stem_audio``) to ``folder``: its :data:`OUTPUT_FILES` and
+    ``stems/<stem>.wav``, all or nothing."""
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise CantorError(f"{folder} exists; pass --overwrite to replace it")
-    staging = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    make_folder(staging / "stems")
-    try:
-        (staging / "analysis.json").write_text(json.dumps({"title": title, **analysis.to_dict()}, indent=1) + "\n")
-        tracks = {name: (stem.notes, stem.program, False) for name, stem in analysis.stems.items() if stem.pitched}
-        midi = notes_to_midi(tracks)
-        midi.write(str(staging / "notes.mid"))
-        if any(notes for notes, _, _ in tracks.values()):
-            midi_to_musicxml(staging / "notes.mid", staging / "score.musicxml")
-        else:
-            _empty_score(staging / "score.musicxml", title)
+    if analysis.stem_audio is None:
+        raise ValueError("this analysis holds no audio: Analyzer.analyze_file writes its folder itself")
+    with staged_folder(folder) as staging:
+        make_folder(staging / "stems")
         for name, audio in analysis.stem_audio.items():
             save(staging / "stems" / f"{name}.wav", audio, analysis.sample_rate)
-        (staging / "report.html").write_text(render_report(analysis, title))
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_results(analysis, staging, title=title)
     return {name: folder / name for name in OUTPUT_FILES}
+
+
+def write_results(analysis: Analysis, folder: Path, *, title: str) -> None:
+    """The :data:`OUTPUT_FILES` of ``analysis`` into an existing (staging) folder."""
+    (folder / "analysis.json").write_text(json.dumps({"title": title, **analysis.to_dict()}, indent=1) + "\n")
+    tracks = {name: (stem.notes, stem.program, False) for name, stem in analysis.stems.items() if stem.pitched}
+    midi = notes_to_midi(tracks)
+    midi.write(str(folder / "notes.mid"))
+    if any(notes for notes, _, _ in tracks.values()):
+        midi_to_musicxml(folder / "notes.mid", folder / "score.musicxml")
+    else:
+        _empty_score(folder / "score.musicxml", title)
+    (folder / "report.html").write_text(render_report(analysis, title))
 
 
 def _empty_score(path: Path, title: str) -> None:
@@ -110,12 +110,12 @@ everything: <code>analysis.json</code>.</p>
 
 def _stem_figure(stem: StemAnalysis, analysis: Analysis) -> str:
     config = analysis.cqt_config
-    duration = stem.cqt.shape[1] / config.frames_per_second
+    duration = analysis.duration
     figure, (spectrum, roll, strip) = plt.subplots(
         3, 1, figsize=(11, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 3, 0.4]}, constrained_layout=True
     )
     low, high = config.lowest_midi, config.lowest_midi + config.semitones
-    decibels = 20 * np.log10(np.maximum(stem.cqt, 1e-5))
+    decibels = 20 * np.log10(np.maximum(stem.overview, 1e-5))
     spectrum.imshow(
         decibels,
         origin="lower",
@@ -124,10 +124,20 @@ def _stem_figure(stem: StemAnalysis, analysis: Analysis) -> str:
         vmin=decibels.max() - 70,
         vmax=decibels.max(),
         cmap="magma",
+        interpolation="nearest",
     )
     spectrum.set_ylabel("CQT (MIDI pitch)")
-    for note in stem.notes:
-        roll.add_patch(plt.Rectangle((note.start, note.pitch - 0.4), note.end - note.start, 0.8, color="#1f77b4"))
+    # one collection for all notes: an hour of music has tens of thousands, too many for a patch each
+    roll.add_collection(
+        PolyCollection(
+            [
+                [(n.start, n.pitch - 0.4), (n.end, n.pitch - 0.4), (n.end, n.pitch + 0.4), (n.start, n.pitch + 0.4)]
+                for n in stem.notes
+            ],
+            facecolors="#1f77b4",
+            edgecolors="none",
+        )
+    )
     if stem.pitch is not None:
         from pretty_midi import hz_to_note_number
 

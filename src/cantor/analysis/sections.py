@@ -8,7 +8,6 @@ rows gives the section labels, with k chosen by the largest gap between consecut
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,15 +30,6 @@ class Sections:
             {"start": round(start, 3), "end": round(end, 3), "label": label}
             for start, end, label in zip(self.boundaries[:-1], self.boundaries[1:], self.labels, strict=True)
         ]
-
-
-def segment_features(features: np.ndarray, frame_times: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Average frame features ``[dims, frames]`` between consecutive ``edges`` (seconds) → ``[segments, dims]``."""
-    out = []
-    for start, end in itertools.pairwise(edges):
-        inside = (frame_times >= start) & (frame_times < end)
-        out.append(features[:, inside].mean(axis=1) if inside.any() else np.zeros(features.shape[0]))
-    return np.array(out)
 
 
 def standardise(features: np.ndarray) -> np.ndarray:
@@ -125,15 +115,65 @@ def _runs(assignment: np.ndarray, edges: np.ndarray, *, min_segments: int) -> Se
 
 def cqt_descriptors(cqt: np.ndarray, config: CQTConfig) -> np.ndarray:
     """Per-frame chroma (12, harmony) and a coarse log spectral envelope (one band per third of an octave, timbre)
-    from a CQT magnitude ``[bins, frames]`` → ``[dims, frames]``."""
+    from a CQT magnitude ``[bins, frames]`` → ``[dims, frames]``. Each frame on its own, so blocks can be described
+    one at a time (the envelope's scale does not matter: :func:`standardise` follows)."""
     per_semitone = config.bins_per_semitone
     keys = cqt.reshape(config.semitones, per_semitone, -1).sum(axis=1)  # (88, N)
     pitch_classes = (config.lowest_midi + np.arange(config.semitones)) % 12
     chroma = np.stack([keys[pitch_classes == c].sum(axis=0) for c in range(12)])
     chroma /= chroma.max(axis=0, keepdims=True) + 1e-9
     bands = keys[: config.semitones // 4 * 4].reshape(-1, 4, keys.shape[1]).mean(axis=1)
-    envelope = np.log(bands + 1e-6)
-    return np.concatenate([chroma, envelope / (np.abs(envelope).max() + 1e-9)])
+    return np.concatenate([chroma, np.log(bands + 1e-6)])
+
+
+class SectionFeatures:
+    """Per-segment means of a track's CQT descriptors and timbre embeddings, gathered block by block (so an
+    hour-long track never needs its whole CQT), then clustered into :class:`Sections`.
+
+    Segments are ``segment_seconds`` windows; the last runs to the end, and a stub shorter than a quarter window
+    joins the one before it.
+    """
+
+    def __init__(self, frames: int, config: CQTConfig, *, segment_seconds: float = 1.0) -> None:
+        self.config = config
+        self.duration = frames / config.frames_per_second
+        self.too_short = self.duration < 2 * segment_seconds  # too short to have parts
+        edges = np.arange(0.0, self.duration, segment_seconds)
+        if len(edges) and self.duration - edges[-1] <= segment_seconds / 4:
+            edges = edges[:-1]
+        self.edges = np.append(edges, self.duration)
+        self._sums: dict[str, np.ndarray] = {}
+        self._counts: dict[str, np.ndarray] = {}
+
+    def add_cqt(self, cqt: np.ndarray, first_frame: int) -> None:
+        """A block of CQT frames ``[bins, n]`` starting at frame ``first_frame``."""
+        times = (first_frame + np.arange(cqt.shape[1])) / self.config.frames_per_second
+        self._add("cqt", cqt_descriptors(cqt, self.config), times)
+
+    def add_embedding(self, embedding: np.ndarray, start: float, end: float) -> None:
+        """Timbre embeddings ``[dims, n]`` spread evenly over ``start``–``end`` seconds."""
+        if embedding.shape[1]:
+            self._add(
+                "embedding",
+                embedding,
+                start + (np.arange(embedding.shape[1]) + 0.5) * (end - start) / embedding.shape[1],
+            )
+
+    def _add(self, kind: str, features: np.ndarray, times: np.ndarray) -> None:
+        if self.too_short:
+            return
+        if kind not in self._sums:
+            self._sums[kind] = np.zeros((len(self.edges) - 1, features.shape[0]))
+            self._counts[kind] = np.zeros(len(self.edges) - 1)
+        segment = np.clip(np.searchsorted(self.edges, times, side="right") - 1, 0, len(self.edges) - 2)
+        np.add.at(self._sums[kind], segment, features.T)
+        np.add.at(self._counts[kind], segment, 1)
+
+    def sections(self, k: int | None = None) -> Sections:
+        if self.too_short or not self._sums:
+            return Sections([0.0, self.duration], ["A"])
+        parts = [standardise(self._sums[kind] / np.maximum(self._counts[kind], 1)[:, None]) for kind in self._sums]
+        return spectral_sections(np.concatenate(parts, axis=1), self.edges, k=k)
 
 
 def track_sections(
@@ -144,18 +184,10 @@ def track_sections(
     segment_seconds: float = 1.0,
     k: int | None = None,
 ) -> Sections:
-    """Sections of one track from its CQT ``[bins, frames]`` and optional timbre embeddings ``[dims, frames']``
+    """Sections of one track from its whole CQT ``[bins, frames]`` and optional timbre embeddings ``[dims, frames']``
     (spread evenly over the same duration)."""
-    frames = cqt.shape[1]
-    duration = frames / config.frames_per_second
-    if duration < 2 * segment_seconds:  # too short to have parts
-        return Sections([0.0, duration], ["A"])
-    edges = np.arange(0.0, duration, segment_seconds)
-    # the last window runs to the end; a stub shorter than a quarter window joins the one before
-    edges = np.append(edges if duration - edges[-1] > segment_seconds / 4 else edges[:-1], duration)
-    times = np.arange(frames) / config.frames_per_second
-    parts = [standardise(segment_features(cqt_descriptors(cqt, config), times, edges))]
-    if embedding is not None and embedding.shape[1]:
-        embedding_times = (np.arange(embedding.shape[1]) + 0.5) * duration / embedding.shape[1]
-        parts.append(standardise(segment_features(embedding, embedding_times, edges)))
-    return spectral_sections(np.concatenate(parts, axis=1), edges, k=k)
+    features = SectionFeatures(cqt.shape[1], config, segment_seconds=segment_seconds)
+    features.add_cqt(cqt, 0)
+    if embedding is not None:
+        features.add_embedding(embedding, 0.0, features.duration)
+    return features.sections(k)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cantor.cli.separate import expand_inputs, report_failures
+from cantor.cli.inputs import expand_inputs, report_failures
 from cantor.errors import CantorError, UsageError
 
 
@@ -27,9 +27,8 @@ def analyze(
     A failing file is reported; the others still finish (exit 1 if any failed).
     """
     import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cantor.analysis.report import write_analysis
-    from cantor.audio.io import load
     from cantor.inference.analyze import Analyzer
 
     if threads is not None:
@@ -42,24 +41,27 @@ def analyze(
     analyzer = Analyzer(model, transcriber=transcriber, classifier=classifier)
     console = Console(stderr=True)
     failures: list[tuple[Path, str]] = []
-    for path in files:
-        target = out / path.stem
-        try:
-            if target.exists() and not overwrite:
-                raise CantorError(f"{target} exists; pass --overwrite to replace it")
-            with console.status(f"[bold]{path.name}: reading") as status:
-                audio, rate = load(path)
-                analysis = analyzer.analyze(
-                    audio,
-                    rate,
-                    separate=not no_separate,
-                    progress=lambda step, s=status, n=path.name: s.update(f"[bold]{n}: {step}"),
-                )
-                status.update(f"[bold]{path.name}: writing the report")
-                written = write_analysis(analysis, target, title=path.stem, overwrite=overwrite)
-            console.print(f"{path} → {written['report.html']}", soft_wrap=True)  # a path must stay whole
-        except UsageError:
-            raise
-        except CantorError as error:
-            failures.append((path, str(error)))
+    with Progress(
+        TextColumn("[bold]{task.fields[name]}: {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        for path, folder in files:
+            task = progress.add_task("reading", total=1.0, name=path.name)
+
+            def show(step: str, share: float, task=task) -> None:
+                progress.update(task, description=step, completed=share)
+
+            try:
+                target = out / folder / path.stem
+                analyzer.analyze_file(path, target, separate=not no_separate, overwrite=overwrite, progress=show)
+                progress.update(task, description="done", completed=1.0)
+                console.print(f"{path} → {target / 'report.html'}", soft_wrap=True)  # a path must stay whole
+            except UsageError:
+                raise
+            except CantorError as error:
+                progress.update(task, description="[red]failed")
+                failures.append((path, str(error)))
     report_failures(console, failures, len(files), out)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from cantor.cli.inputs import parse_shard
 from cantor.errors import CantorError, UsageError
 
 data_app = typer.Typer(help="Build and inspect labelled multitrack data.", no_args_is_help=True)
@@ -41,6 +42,9 @@ def build(
     splits: str = typer.Option(
         "train,valid,test", "--splits", help="Render only the songs of these splits (e.g. test for a held-out set)."
     ),
+    shard: str = typer.Option(
+        "0/1", "--shard", help="K/N: render every N-th song from the K-th (N machines, one folder each, K = 0…N-1)."
+    ),
 ) -> None:
     """Render a labelled multitrack data set from music21's corpus with FluidSynth."""
     # The library is imported here, not at the top, so that `cantor --help` answers without loading torch.
@@ -48,6 +52,7 @@ def build(
 
     if jobs < 1:
         raise UsageError(f"-j/--jobs must be at least 1, got {jobs}")
+    shard_number, shard_count = parse_shard(shard)
     config = BuildConfig(
         preset=preset,
         songs=songs,
@@ -77,6 +82,7 @@ def build(
             splits=wanted,
             on_song=lambda _: progress.advance(task),
             on_plan=lambda count: progress.update(task, total=count),
+            shard=(shard_number, shard_count),
         )
     speed = report.seconds_of_audio / report.wall_seconds if report.wall_seconds else 0.0
     console.print(

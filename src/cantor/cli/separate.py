@@ -8,27 +8,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from cantor.cli.inputs import expand_inputs, report_failures, take_shard
 from cantor.errors import CantorError, UsageError
-
-
-def report_failures(console: Console, failures: list[tuple[Path, str]], total: int, where: Path) -> None:
-    """One line per failed file, then an error (exit 1) if any failed; the others' results are in ``where``."""
-    for path, reason in failures:
-        console.print(f"[red]failed[/red] {reason if str(path) in reason else f'{path}: {reason}'}")
-    if failures:
-        raise CantorError(f"{len(failures)} of {total} files failed; the others are in {where}")
-
-
-def expand_inputs(inputs: list[Path]) -> list[Path]:
-    from cantor.audio.io import READABLE_EXTENSIONS
-
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in READABLE_EXTENSIONS and p.is_file())
-        else:
-            files.append(item)
-    return files
 
 
 def separate(
@@ -41,54 +22,57 @@ def separate(
     wiener: int = typer.Option(0, "--wiener", help="Multichannel Wiener post-filter iterations (0: off, 1: typical)."),
     audio_format: str = typer.Option("wav", "--format", help="wav (32-bit float) or flac (24-bit)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tracks already separated."),
-    threads: int = typer.Option(None, "--threads", "-j", help="CPU threads for the model."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes, each with its own model (a library at once)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads per worker (default: the cores shared out)."),
+    shard: str = typer.Option("0/1", "--shard", help="K/N: take every N-th file from the K-th (N machines or GPUs)."),
 ) -> None:
-    """Split mixtures into stems. A failing file is reported; the others still finish (exit 1 if any failed)."""
-    import torch
-
+    """Split mixtures into stems. A folder is searched recursively and its layout kept under OUT/<model>/; tracks
+    already separated are skipped, so a stopped run resumes. A failing file is reported; the others still finish
+    (exit 1 if any failed)."""
     from cantor.audio.io import audio_info
-    from cantor.inference.separate import Separator
+    from cantor.inference.batch import SeparationJob, separate_files
 
-    if threads is not None:
-        if threads < 1:
-            raise UsageError(f"--threads must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
-    files = expand_inputs(inputs)
+    if jobs < 1:
+        raise UsageError(f"-j/--jobs must be at least 1, got {jobs}")
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {threads}")
+    files = take_shard(expand_inputs(inputs), shard)
     if not files:
         raise UsageError("no audio files found in the given inputs")
-    separator = Separator(model, segment_seconds=segment, overlap=overlap, wiener_iterations=wiener)
-    wanted = [s.strip() for s in stems.split(",")] if stems else None
-    target = out / separator.name
+    job = SeparationJob(
+        model=model,
+        segment_seconds=segment,
+        overlap=overlap,
+        wiener_iterations=wiener,
+        stems=tuple(s.strip() for s in stems.split(",")) if stems else None,
+        audio_format=audio_format,
+        overwrite=overwrite,
+    )
+    target = out / job.check()  # a bad model, stem or option is one usage error, before any work
     console = Console(stderr=True)
-    durations = {}
-    failures: list[tuple[Path, str]] = []
-    for path in files:
+    items, failures = {}, []
+    for path, folder in files:
         try:
-            durations[path] = audio_info(path).frames
+            items[path] = (audio_info(path).frames, target / folder)
         except CantorError as error:
             failures.append((path, str(error)))
     with Progress(
-        TextColumn("[bold]separating {task.fields[name]}"),
+        TextColumn("[bold]separating"),
         BarColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("", total=sum(durations.values()) or 1, name="")
-        for path in durations:
-            progress.update(task, name=path.name)
-            try:
-                written = separator.separate_file(
-                    path,
-                    target,
-                    stems=wanted,
-                    audio_format=audio_format,
-                    overwrite=overwrite,
-                    progress=lambda n: progress.advance(task, n),
-                )
-                console.print(f"{path} → {next(iter(written.values())).parent}", soft_wrap=True)
-            except UsageError:
-                raise
-            except CantorError as error:
-                failures.append((path, str(error)))
+        task = progress.add_task("", total=sum(frames for frames, _ in items.values()) or 1)
+        for path, result in separate_files(
+            [(path, folder) for path, (_, folder) in items.items()],
+            job,
+            workers=jobs,
+            threads=threads,
+            progress=lambda n: progress.advance(task, n),
+        ):
+            if isinstance(result, CantorError):
+                failures.append((path, str(result)))
+            else:
+                console.print(f"{path} → {next(iter(result.values())).parent}", soft_wrap=True)
     report_failures(console, failures, len(files), target)

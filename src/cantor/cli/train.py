@@ -63,12 +63,13 @@ _STRATEGY = typer.Option("auto", help="auto or ddp (several devices or nodes).")
 _NUM_NODES = typer.Option(1, "--num-nodes", help="Machines in a multi-node run (launched by torchrun or SLURM).")
 _PRECISION = typer.Option("32-true", "--precision", help="32-true, or bf16-mixed / 16-mixed on GPUs.")
 _ACCUMULATE = typer.Option(1, "--accumulate", help="Batches whose gradients add up to one optimiser step.")
+_DATA = typer.Option(..., "--data", help="Data folder(s) built by Cantor (repeat for several).")
 _THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
 
 
 @train_app.command("separator")
 def separator(
-    data: Path = typer.Option(..., "--data", help="Data folder with train/ and valid/ splits."),
+    data: list[Path] = _DATA,
     out: Path = _OUT,
     preset: str = typer.Option("band-small", help="Model and recipe preset."),
     sources: str = typer.Option(None, help="Comma-separated stem names (default: the preset's)."),
@@ -91,7 +92,7 @@ def separator(
     from cantor.models.presets import separator_preset
     from cantor.train.separator import train_separator
 
-    _check_folders([data])
+    _check_folders(data)
     stems = tuple(s.strip() for s in sources.split(",")) if sources else None
     model_config, train_config = _recipe(
         lambda: separator_preset(preset, sources=stems),
@@ -213,7 +214,6 @@ def stem_vae(
     )
 
 
-_DATA = typer.Option(..., "--data", help="Data folder(s) built by Cantor (repeat for several).")
 _CACHE = typer.Option(Path("data/cache"), "--cache", help="Where the stems' CQTs are cached (built on first use).")
 
 

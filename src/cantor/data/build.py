@@ -155,19 +155,29 @@ def build_dataset(
     pieces: Sequence[Piece] | None = None,
     splits: Sequence[str] = SPLITS,
     on_plan: Callable[[int], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> BuildReport:
     """Render ``config.songs`` songs into ``out``; finished songs are skipped, failures reported, not raised.
 
     ``splits`` restricts the build to the songs of those splits (e.g. only ``test`` for a held-out soundfont set);
-    the songs are the same as in a full build with the same settings.
+    ``shard=(k, n)`` to every n-th song from the k-th, so n machines build one data set between them (each into
+    its own folder; training reads them together). Either way the songs are those of a full build with the same
+    settings.
     """
+    number, count = shard
+    if not 0 <= number < count:
+        raise UsageError(f"shard must be k/n with 0 <= k < n, got {number}/{count}")
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown or not splits:
         raise UsageError(f"--splits takes a comma-separated subset of {', '.join(SPLITS)}, got {', '.join(splits)}")
     out = Path(out)
     start = time.perf_counter()
     _claim_directory(out, config)
-    specs = [s for s in plan_songs(config, load_corpus() if pieces is None else pieces) if s.split in splits]
+    specs = [
+        spec
+        for spec in plan_songs(config, load_corpus() if pieces is None else pieces)
+        if spec.split in splits and spec.index % count == number
+    ]
     if on_plan:
         on_plan(len(specs))
     report = BuildReport()

@@ -34,7 +34,8 @@ class MultitrackDataset(Dataset):
     Each item is ``(mixture, sources)`` with shapes ``[channels, time]`` and ``[len(sources), channels, time]``.
 
     Args:
-        root: the data folder (holding ``train/``, ``valid/``, ``test/``).
+        root: the data folder (holding ``train/``, ``valid/``, ``test/``), or several (e.g. the shards of a build
+            made on several machines): their songs are read together, file by file as crops are drawn.
         split: which subfolder to read.
         sources: stem names, e.g. ``("drums", "bass", "melody", "other")`` or MUSDB's ``("drums", "bass", "other",
             "vocals")``.
@@ -51,7 +52,7 @@ class MultitrackDataset(Dataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: str | Path | Sequence[str | Path],
         *,
         split: str,
         sources: Sequence[str],
@@ -64,7 +65,9 @@ class MultitrackDataset(Dataset):
         seed: int = 0,
         channels: int = 2,
     ) -> None:
-        self.root = Path(root)
+        self.roots = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
+        if not self.roots:
+            raise CantorError("MultitrackDataset needs at least one data folder")
         self.split = split
         self.sources = tuple(sources)
         self.sample_rate = sample_rate
@@ -86,31 +89,38 @@ class MultitrackDataset(Dataset):
         self._length = samples_per_epoch or len(self._tiles)
 
     def _discover(self) -> list[_Song]:
-        folder = self.root / self.split
-        if not folder.is_dir():
-            raise CantorError(f"{folder}: no such split folder (expected {self.root}/<split>/<song>/<source>.wav)")
+        folders = [root / self.split for root in self.roots]
+        if not any(folder.is_dir() for folder in folders):  # a shard of a small build may lack a split
+            where = ", ".join(str(folder) for folder in folders)
+            raise CantorError(f"{where}: no such split folder (expected <data>/<split>/<song>/<source>.wav)")
         songs = []
-        for song_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            files = {name: _find_audio(song_dir, name) for name in ("mixture", *self.sources)}
-            missing = [name for name, path in files.items() if path is None]
-            if missing:
-                raise CantorError(f"{song_dir}: missing {', '.join(missing)} (.wav or .flac)")
-            frames = None
-            for path in files.values():
-                info = audio_info(path)
-                if info.samplerate != self.sample_rate:
-                    raise CantorError(
-                        f"{path}: sample rate {info.samplerate} Hz, the dataset expects {self.sample_rate}"
-                    )
-                if info.channels not in (1, self.channels):
-                    raise CantorError(f"{path}: {info.channels} channels, the dataset expects {self.channels} (or 1)")
-                frames = info.frames if frames is None else min(frames, info.frames)
-            if self.segment is not None and frames < self.segment:
-                continue  # too short for one crop
-            songs.append(_Song(song_dir.name, files, frames))
+        for folder in filter(Path.is_dir, folders):
+            for song_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                song = self._song(song_dir)
+                if song is not None:
+                    songs.append(song)
         if not songs:
-            raise CantorError(f"{folder}: no songs with {', '.join(self.sources)} long enough for one crop")
+            where = ", ".join(str(folder) for folder in folders)
+            raise CantorError(f"{where}: no songs with {', '.join(self.sources)} long enough for one crop")
         return songs
+
+    def _song(self, song_dir: Path) -> _Song | None:
+        """A song folder's files and usable length; ``None`` if it is too short for one crop."""
+        files = {name: _find_audio(song_dir, name) for name in ("mixture", *self.sources)}
+        missing = [name for name, path in files.items() if path is None]
+        if missing:
+            raise CantorError(f"{song_dir}: missing {', '.join(missing)} (.wav or .flac)")
+        frames = None
+        for path in files.values():
+            info = audio_info(path)
+            if info.samplerate != self.sample_rate:
+                raise CantorError(f"{path}: sample rate {info.samplerate} Hz, the dataset expects {self.sample_rate}")
+            if info.channels not in (1, self.channels):
+                raise CantorError(f"{path}: {info.channels} channels, the dataset expects {self.channels} (or 1)")
+            frames = info.frames if frames is None else min(frames, info.frames)
+        if self.segment is not None and frames < self.segment:
+            return None
+        return _Song(song_dir.name, files, frames)
 
     def _tile(self) -> list[tuple[int, int]]:
         if self.segment is None:

@@ -8,7 +8,9 @@ CQT costs about 1 s per 30 s of audio on one core. Bin ``k`` is centred on MIDI 
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,24 +43,63 @@ class CQTConfig:
         offset = (self.bins_per_semitone // 2) / self.bins_per_semitone
         return self.lowest_midi - offset + np.asarray(bins) / self.bins_per_semitone
 
-    def frames(self, samples: int) -> int:
-        """Frames of the CQT of ``samples`` samples (at ``sample_rate``)."""
+    def frames(self, samples: int, sample_rate: int | None = None) -> int:
+        """Frames of the CQT of ``samples`` samples at ``sample_rate`` (by default the CQT's own rate)."""
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            samples = math.floor(samples * self.sample_rate / sample_rate + 0.5)  # the resampler's length
         return 1 + samples // self.hop_length
 
 
 def cqt_magnitude(audio: torch.Tensor | np.ndarray, sample_rate: int, config: CQTConfig = CQTConfig()) -> np.ndarray:
     """Mono or ``[channels, time]`` audio at any rate → CQT magnitude ``[n_bins, frames]`` (float32; channels are
     averaged first)."""
-    import librosa  # here, not at the top: model configs import this module, and librosa takes a second to load
+    return _cqt(_mono_at_cqt_rate(audio, sample_rate, config), config)
 
+
+def cqt_frames(
+    read: Callable[[int, int], torch.Tensor | np.ndarray],
+    samples: int,
+    sample_rate: int,
+    first: int,
+    last: int,
+    config: CQTConfig = CQTConfig(),
+) -> np.ndarray:
+    """Frames ``[first, last)`` of the CQT of a signal read piece by piece: ``read(start, stop)`` gives its samples
+    ``[channels, stop - start]`` (or ``[stop - start]``) at ``sample_rate``, ``samples`` long in all.
+
+    The piece read reaches :data:`CQT_CONTEXT_SECONDS` beyond the frames each side (the longest filter and the
+    resampler's transients fit inside), and starts where a CQT frame and an input sample coincide, so the frames
+    match :func:`cqt_magnitude` of the whole signal while memory depends only on ``last - first``.
+    """
+    hop = config.hop_length
+    # The piece must start on a frame (a multiple of hop at the CQT rate) that is also a whole input sample.
+    step = math.lcm(hop, config.sample_rate // math.gcd(config.sample_rate, sample_rate))
+    context = CQT_CONTEXT_SECONDS * config.sample_rate
+    start = max(0, math.floor((first * hop - context) / step) * step)  # at the CQT rate
+    stop = (last - 1) * hop + context
+    read_start = start * sample_rate // config.sample_rate
+    read_stop = min(samples, math.ceil(stop * sample_rate / config.sample_rate))
+    spectrum = _cqt(_mono_at_cqt_rate(read(read_start, read_stop), sample_rate, config), config)
+    offset = first - start // hop
+    return spectrum[:, offset : offset + last - first]
+
+
+CQT_CONTEXT_SECONDS = 2  # > half the A0 filter (0.95 s at 3 bins a semitone) plus the resampler's reach
+
+
+def _mono_at_cqt_rate(audio: torch.Tensor | np.ndarray, sample_rate: int, config: CQTConfig) -> np.ndarray:
     from cantor.audio.resample import resample
 
     audio = torch.as_tensor(audio, dtype=torch.float32)
     if audio.ndim == 1:
         audio = audio[None]
     mono = audio.mean(dim=0, keepdim=True)
-    mono = resample(mono, orig_sample_rate=sample_rate, target_sample_rate=config.sample_rate)
-    signal = mono[0].numpy()
+    return resample(mono, orig_sample_rate=sample_rate, target_sample_rate=config.sample_rate)[0].numpy()
+
+
+def _cqt(signal: np.ndarray, config: CQTConfig) -> np.ndarray:
+    import librosa  # here, not at the top: model configs import this module, and librosa takes a second to load
+
     with warnings.catch_warnings():
         # Inputs shorter than the longest filter are zero-padded by librosa, which is what we want; not worth a warning.
         warnings.filterwarnings("ignore", message="n_fft=.* is too large")

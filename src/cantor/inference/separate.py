@@ -20,7 +20,7 @@ import torch
 from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
-from cantor.files import make_folder
+from cantor.files import staged_folder
 from cantor.inference.chunked import ChunkPlan, apply_chunked, plan_chunks, run_chunked
 from cantor.inference.wiener import wiener_filter
 from cantor.models.registry import model_name, resolve_model
@@ -157,7 +157,7 @@ class Separator:
         ``overwrite``.
         """
         path = Path(path)
-        wanted = self._check_stems(stems)
+        wanted = self.check_stems(stems)
         if audio_format not in OUTPUT_FORMATS:
             raise UsageError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {audio_format!r}")
         info = audio_info(path)
@@ -169,20 +169,11 @@ class Separator:
                     progress(info.frames)
                 return paths
             raise CantorError(f"{target} exists and is incomplete or different; pass --overwrite to replace it")
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        make_folder(partial)
-        try:
+        with staged_folder(target) as partial:
             if info.samplerate == self.sample_rate:
                 self._stream(path, info, partial, wanted, audio_format, progress)
             else:
                 self._stream_other_rate(path, info, partial, wanted, audio_format, progress)
-            if target.exists():
-                shutil.rmtree(target)
-            partial.rename(target)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
         return paths
 
     def _stream_other_rate(
@@ -235,7 +226,8 @@ class Separator:
             for writer in writers.values():
                 writer.close()
 
-    def _check_stems(self, stems: Sequence[str] | None) -> list[str]:
+    def check_stems(self, stems: Sequence[str] | None) -> list[str]:
+        """``stems`` (all of the model's if empty), or a usage error naming the model's stems."""
         if not stems:
             return list(self.sources)
         unknown = [s for s in stems if s not in self.sources]

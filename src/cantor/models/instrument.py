@@ -77,10 +77,15 @@ class InstrumentClassifier(nn.Module):
         return x
 
     def forward(self, cqt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        family_logits, program_logits, _ = self.classify(cqt)
+        return family_logits, program_logits
+
+    def classify(self, cqt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward``'s logits and the :meth:`frame_features` they pool (one LSTM pass for both)."""
         features = self.frame_features(cqt)  # (B, N', H)
         loudness = F.avg_pool1d(cqt.mean(dim=1, keepdim=True), self.time_stride)[:, 0, : features.shape[1]]
         weights = loudness / (loudness.sum(dim=1, keepdim=True) + 1e-8)  # (B, N'), all zero for silence
         uniform = torch.full_like(weights, 1.0 / weights.shape[1])
         weights = torch.where(loudness.sum(dim=1, keepdim=True) > 1e-6, weights, uniform)
         pooled = torch.einsum("bn,bnh->bh", weights, features)
-        return self.family_head(pooled), self.program_head(pooled)
+        return self.family_head(pooled), self.program_head(pooled), features

@@ -7,6 +7,7 @@ named loss terms. Without a discriminator only the second half runs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -150,7 +151,7 @@ class SeparatorSystem(L.LightningModule):
 
 
 def separator_dataloaders(
-    data: Path, model_config: SeparatorConfig, train_config: SeparatorTrainConfig
+    data: Path | Sequence[Path], model_config: SeparatorConfig, train_config: SeparatorTrainConfig
 ) -> tuple[DataLoader, DataLoader]:
     samples = train_config.val_every_steps * train_config.batch_size
     train_set = MultitrackDataset(
@@ -200,7 +201,7 @@ def initialise_reconstruction_from_vocoder(model: TCNVAESeparator, vocoder: str 
 
 def train_separator(
     *,
-    data: Path,
+    data: Path | Sequence[Path],
     out: Path,
     model_config: SeparatorConfig,
     train_config: SeparatorTrainConfig,

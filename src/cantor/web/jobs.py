@@ -213,16 +213,17 @@ def _separate(upload: Path, out: Path, options: dict, progress) -> dict:
 
 
 def _analyze(upload: Path, out: Path, options: dict, progress) -> dict:
-    from cantor.analysis.report import write_analysis
-    from cantor.audio.io import load
     from cantor.inference.analyze import Analyzer
 
     progress(0.1, "loading the models")
     analyzer = Analyzer(options.get("model", "band"))
-    audio, rate = load(upload)
-    analysis = analyzer.analyze(audio, rate, progress=lambda step: progress(0.4, step))
-    progress(0.85, "writing the report")
-    write_analysis(analysis, out / "analysis", title=options.get("title", "upload"), overwrite=True)
+    analysis = analyzer.analyze_file(
+        upload,
+        out / "analysis",
+        title=options.get("title", "upload"),
+        overwrite=True,
+        progress=lambda step, share: progress(0.15 + 0.8 * share, step),
+    )
     stems = {
         name: {"family": stem.family, "instruments": stem.instruments[:3], "notes": len(stem.notes)}
         for name, stem in analysis.stems.items()

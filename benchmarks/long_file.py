@@ -1,9 +1,8 @@
-"""Peak memory (RSS) and speed of `cantor separate` / `cantor vocode` / `cantor analyze` on long inputs: memory
-must stay flat in the input's duration. Not a test.
+"""Peak memory (RSS) and speed of `cantor separate` / `cantor vocode` / `cantor analyze` on 1-, 10- and 60-minute
+inputs: memory must stay flat in the input's duration (and under 1 GB). Not a test.
 
-    .venv/bin/python benchmarks/memory.py --minutes 10 60 --out benchmarks/results/memory.md
-    .venv/bin/python benchmarks/memory.py --minutes 1 5 --tasks "analyze band" \
-        --out benchmarks/results/memory-analyze.md
+    .venv/bin/python benchmarks/long_file.py --out benchmarks/results/long_file.md
+    .venv/bin/python benchmarks/long_file.py --minutes 1 5 --tasks "analyze band" --out /tmp/quick.md
 
 Each input is the bundled example's mixture tiled to the given length (44.1 kHz stereo WAV, written to a temporary
 folder); each command runs in its own process, whose peak resident set size the kernel reports when it exits.
@@ -54,8 +53,8 @@ def peak_rss_of(command: list[str]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
-    parser.add_argument("--tasks", nargs="+", default=["separate band", "vocode gan"])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
+    parser.add_argument("--tasks", nargs="+", default=["separate band", "vocode gan", "analyze band"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -101,6 +100,11 @@ def main() -> None:
             f"| `{row['task']}` | {row['minutes']:g} min | {row['wall_s']:.0f} s | {row['realtime']:.1f} | "
             f"{row['peak_rss_mib']:.0f} MiB |"
         )
+    lines += ["", "Growth of peak RSS from the shortest to the longest input, per task:", ""]
+    for task in args.tasks:
+        peaks = [row["peak_rss_mib"] for row in rows if row["task"] == task]
+        verdict = "flat" if max(peaks) - peaks[0] < 100 and max(peaks) <= 1024 else "NOT flat or over 1 GiB"
+        lines.append(f"- `{task}`: {peaks[0]:.0f} → {peaks[-1]:.0f} MiB (max {max(peaks):.0f}): {verdict}")
     args.out.write_text("\n".join(lines) + "\n")
     print(args.out.read_text())
 
