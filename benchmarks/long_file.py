@@ -57,9 +57,12 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["separate band", "vocode gan", "analyze band"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--include", type=Path, help="Rows of an earlier run's JSON to put first in the table (tasks run apart)."
+    )
     args = parser.parse_args()
     cantor = [sys.executable, "-m", "cantor.cli.main"]
-    rows = []
+    rows = json.loads(args.include.read_text()) if args.include else []
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in args.minutes:
             source = Path(tmp) / f"long-{minutes:g}min.wav"
@@ -71,7 +74,7 @@ def main() -> None:
                     command = [*cantor, verb, str(source), "-o", str(out), "-m", model]
                 else:
                     command = [*cantor, "vocode", str(source), "-o", str(out) + ".wav", "-m", model]
-                wall, rss = peak_rss_of([*command, "-j", str(args.threads)])
+                wall, rss = peak_rss_of([*command, "--threads", str(args.threads)])
                 rows.append(
                     {
                         "task": task,
@@ -89,7 +92,7 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = [header("Peak memory and speed on long inputs"), ""]
     lines += [
-        f"`cantor {' / '.join(sorted({task.split()[0] for task in args.tasks}))}` on the bundled mixture tiled to "
+        f"`cantor {' / '.join(dict.fromkeys(row['task'].split()[0] for row in rows))}` on the bundled mixture tiled to "
         "each length (44.1 kHz stereo "
         f"float WAV), {args.threads} threads, whole command (start-up and writing included).",
         "",
@@ -101,7 +104,7 @@ def main() -> None:
             f"{row['peak_rss_mib']:.0f} MiB |"
         )
     lines += ["", "Growth of peak RSS from the shortest to the longest input, per task:", ""]
-    for task in args.tasks:
+    for task in dict.fromkeys(row["task"] for row in rows):
         peaks = [row["peak_rss_mib"] for row in rows if row["task"] == task]
         verdict = "flat" if max(peaks) - peaks[0] < 100 and max(peaks) <= 1024 else "NOT flat or over 1 GiB"
         lines.append(f"- `{task}`: {peaks[0]:.0f} → {peaks[-1]:.0f} MiB (max {max(peaks):.0f}): {verdict}")

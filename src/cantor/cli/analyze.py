@@ -19,7 +19,7 @@ def analyze(
     transcriber: str = typer.Option("notes", "--transcriber", help="Note transcriber (shipped name or folder)."),
     classifier: str = typer.Option("instruments", "--classifier", help="Instrument classifier (name or folder)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tracks already analysed."),
-    threads: int = typer.Option(None, "--threads", "-j", help="CPU threads for the models."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for the models."),
 ) -> None:
     """Separate, then find each stem's instrument, pitch, notes and sections; writes a report per track.
 

@@ -20,7 +20,7 @@ def vocode(
     seed: int = typer.Option(0, "--seed", help="WaveFlow's noise seed."),
     chunk: float = typer.Option(10.0, "--chunk", help="Seconds decoded per chunk (memory grows with it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
-    threads: int = typer.Option(None, "--threads", "-j", help="CPU threads for the model."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for the model."),
 ) -> None:
     """Resynthesise INPUT through mel → waveform, or decode --mel FILE.npy; writes OUT as a WAV."""
     import numpy as np
