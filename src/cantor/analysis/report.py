@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import PolyCollection
 
-from cantor.analysis.notes import midi_to_musicxml, notes_to_midi
+from cantor.analysis.notes import notes_to_midi
+from cantor.analysis.score import notes_to_musicxml
 from cantor.audio.io import save
 from cantor.errors import CantorError
 from cantor.files import make_folder, staged_folder
@@ -54,22 +55,10 @@ def write_results(analysis: Analysis, folder: Path, *, title: str) -> None:
     """The :data:`OUTPUT_FILES` of ``analysis`` into an existing (staging) folder."""
     (folder / "analysis.json").write_text(json.dumps({"title": title, **analysis.to_dict()}, indent=1) + "\n")
     tracks = {name: (stem.notes, stem.program, False) for name, stem in analysis.stems.items() if stem.pitched}
-    midi = notes_to_midi(tracks)
-    midi.write(str(folder / "notes.mid"))
-    if any(notes for notes, _, _ in tracks.values()):
-        midi_to_musicxml(folder / "notes.mid", folder / "score.musicxml")
-    else:
-        _empty_score(folder / "score.musicxml", title)
+    notes_to_midi(tracks).write(str(folder / "notes.mid"))
+    parts = {name: (notes, program) for name, (notes, program, _) in tracks.items()}
+    notes_to_musicxml(parts, folder / "score.musicxml", title=title)
     (folder / "report.html").write_text(render_report(analysis, title))
-
-
-def _empty_score(path: Path, title: str) -> None:
-    import music21
-
-    score = music21.stream.Score()
-    score.metadata = music21.metadata.Metadata(title=title)
-    score.append(music21.stream.Part([music21.note.Rest(quarterLength=4)]))
-    score.write("musicxml", fp=str(path))
 
 
 def render_report(analysis: Analysis, title: str) -> str:

@@ -32,7 +32,8 @@ Progress = Callable[[str, float], None]  # told which step runs and how far it i
 Reader = Callable[[int, int], torch.Tensor | np.ndarray]  # (start, stop) → samples [channels, stop - start]
 
 OVERVIEW_COLUMNS = 2000  # time columns of the CQT kept for pictures: enough for a page-wide image
-TRANSCRIBER_CONTEXT_SECONDS = 2.0  # each side of a block: the transcriber's LSTM settles within it
+TRANSCRIBER_SECONDS = 20.0  # the transcriber's piece of a block
+TRANSCRIBER_CONTEXT_SECONDS = 2.0  # each side of a piece: the transcriber's LSTM settles within it
 WINDOWS_PER_BLOCK = 8  # classifier windows (5 s) per block of analysis
 
 
@@ -271,6 +272,7 @@ class Analyzer:
         windows = self._windows(frames)
         step = max(1, int(self.segment_seconds * fps))
         block = WINDOWS_PER_BLOCK * step  # a multiple of the window step, so no window straddles two blocks
+        piece = int(TRANSCRIBER_SECONDS * fps)
         context = int(TRANSCRIBER_CONTEXT_SECONDS * fps) if transcribe else 0
         sections = SectionFeatures(frames, config)
         overview = _Overview(config.n_bins, frames)
@@ -288,9 +290,13 @@ class Analyzer:
                     family, program, embedding = self._classify_window(cqt[:, start - lo : stop - lo])
                     window_outputs.append((family, program))
                     sections.add_embedding(embedding, start / fps, stop / fps)
-            if transcribe:
-                posteriors = self._transcribe(cqt)[:, :, first - lo : last - lo]
-                notes.push(posteriors[0], posteriors[1], core)
+            # the transcriber takes a block in 20-s pieces, each with its own context: its activations (16
+            # channels × 264 bins a frame) would cost 300 MB for a whole block
+            for start in range(first, last, piece) if transcribe else ():
+                stop = min(start + piece, last)
+                low, high = max(lo, start - context), min(hi, stop + context)
+                posteriors = self._transcribe(cqt[:, low - lo : high - lo])[:, :, start - low : stop - low]
+                notes.push(posteriors[0], posteriors[1], cqt[:, start - lo : stop - lo])
             if progress:
                 progress(last / frames)
         family, family_probability, instruments, segments = self._summarise(windows, window_outputs)
