@@ -40,8 +40,12 @@ class STFT(nn.Module):
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        leading = audio.shape[:-1]
-        flat = audio.reshape(-1, audio.shape[-1])
+        leading, length = audio.shape[:-1], audio.shape[-1]
+        flat = audio.reshape(-1, length)
+        if self.config.center and length <= self.config.n_fft // 2:
+            # Centering reflects half a window at each end, which needs more samples than that: a tiny input
+            # (a click, 10 ms) is zero-extended first, and keeps the frame count of its own length.
+            flat = torch.nn.functional.pad(flat, (0, self.config.n_fft // 2 + 1 - length))
         spec = torch.stft(
             flat,
             n_fft=self.config.n_fft,
@@ -50,6 +54,8 @@ class STFT(nn.Module):
             center=self.config.center,
             return_complex=True,
         )
+        if self.config.center:
+            spec = spec[..., : length // self.config.hop_length + 1]
         return spec.reshape(*leading, *spec.shape[-2:])
 
 

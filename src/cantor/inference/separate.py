@@ -99,10 +99,6 @@ class Separator:
 
     def _network_sources(self, mixture: torch.Tensor) -> torch.Tensor:
         """``[batch, channels, time]`` → ``[batch, sources, channels, time]``, Wiener-filtered if asked."""
-        length = mixture.shape[-1]
-        if length < self.config.stft.n_fft:  # the STFT reflects half a window at each end: pad a tiny input first
-            padded = torch.nn.functional.pad(mixture, (0, self.config.stft.n_fft - length))
-            return self._network_sources(padded)[..., :length]
         output = self.network(mixture)
         if not self.wiener_iterations:
             return output.sources

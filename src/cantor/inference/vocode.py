@@ -150,10 +150,7 @@ class Vocoder:
     def _resynthesize_model_rate(self, chunk: torch.Tensor, start: int) -> torch.Tensor:
         """``[channels, time]`` starting at sample ``start`` → ``[1, channels, time]`` (each channel on its own)."""
         length = chunk.shape[-1]
-        # whole hops, and at least one STFT window: the mel reflects half a window at each end
-        padded = torch.nn.functional.pad(
-            chunk, (0, max(-length % self.hop_length, self.config.mel.stft.n_fft - length))
-        )
+        padded = torch.nn.functional.pad(chunk, (0, -length % self.hop_length))  # whole hops: mel frames ↔ samples
         with torch.inference_mode():
             mel = self.frontend(padded)  # (C, n_mels, frames)
         # run_chunked's margins already give this chunk its context: decode it in one piece, not chunked again.
