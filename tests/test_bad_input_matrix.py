@@ -113,6 +113,7 @@ FAILURES = [
     ("separate {in}/good.wav -o {out} --stems vocals", 2, "vocals"),
     ("separate {in}/good.wav -o {out} --threads 0", 2, "threads"),
     ("separate {in}/good.wav -o {out} -j 0", 2, "jobs"),
+    ("separate {in}/good.wav -o {out} --device tpu", 2, "device must be cpu, cuda or cuda:N"),
     ("separate {in}/good.wav -o {out} --shard 2/2", 2, "--shard takes K/N"),
     ("separate {in}/good.wav -o {out} --shard half", 2, "--shard takes K/N"),
     ("data build -o {out} --shard 1/0", 2, "--shard takes K/N"),

@@ -24,6 +24,9 @@ def separate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tracks already separated."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes, each with its own model (a library at once)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads per worker (default: the cores shared out)."),
+    device: str = typer.Option(
+        "cpu", "--device", help="cpu, cuda or cuda:N (the network only; audio stays on the CPU)."
+    ),
     shard: str = typer.Option("0/1", "--shard", help="K/N: take every N-th file from the K-th (N machines or GPUs)."),
 ) -> None:
     """Split mixtures into stems. A folder is searched recursively and its layout kept under OUT/<model>/; tracks
@@ -47,6 +50,7 @@ def separate(
         stems=tuple(s.strip() for s in stems.split(",")) if stems else None,
         audio_format=audio_format,
         overwrite=overwrite,
+        device=device,
     )
     target = out / job.check()  # a bad model, stem or option is one usage error, before any work
     console = Console(stderr=True)

@@ -33,6 +33,7 @@ class SeparationJob:
     stems: tuple[str, ...] | None = None
     audio_format: str = "wav"
     overwrite: bool = False
+    device: str = "cpu"
 
     def separator(self):
         from cantor.inference.separate import Separator
@@ -42,6 +43,7 @@ class SeparationJob:
             segment_seconds=self.segment_seconds,
             overlap=self.overlap,
             wiener_iterations=self.wiener_iterations,
+            device=self.device,
         )
 
     def check(self) -> str:
