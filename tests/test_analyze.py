@@ -175,3 +175,14 @@ def test_cli_analyze_bad_inputs(tmp_path, tiny_transcriber, tiny_classifier):
     bad = cantor("analyze", str(text), "-o", str(tmp_path / "out"), *models)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_sections_of_a_long_track_use_at_most_600_segments():
+    """The clustering holds segments × segments matrices: two hours in 1-s segments would take gigabytes."""
+    from cantor.analysis.sections import SectionFeatures
+
+    config = CQTConfig()
+    hours = SectionFeatures(int(2 * 3600 * config.frames_per_second), config)
+    song = SectionFeatures(int(180 * config.frames_per_second), config)
+    assert len(hours.edges) - 1 <= 600 and abs(hours.edges[1] - 12.0) < 0.01
+    assert len(song.edges) - 1 == 180  # a song keeps its 1-s segments

@@ -130,13 +130,17 @@ class SectionFeatures:
     """Per-segment means of a track's CQT descriptors and timbre embeddings, gathered block by block (so an
     hour-long track never needs its whole CQT), then clustered into :class:`Sections`.
 
-    Segments are ``segment_seconds`` windows; the last runs to the end, and a stub shorter than a quarter window
-    joins the one before it.
+    Segments are ``segment_seconds`` windows, longer where the track would have more than ``max_segments`` of
+    them (the clustering holds several segments × segments matrices: an hour in 1-s segments would take about a
+    gigabyte); the last runs to the end, and a stub shorter than a quarter window joins the one before it.
     """
 
-    def __init__(self, frames: int, config: CQTConfig, *, segment_seconds: float = 1.0) -> None:
+    def __init__(
+        self, frames: int, config: CQTConfig, *, segment_seconds: float = 1.0, max_segments: int = 600
+    ) -> None:
         self.config = config
         self.duration = frames / config.frames_per_second
+        segment_seconds = max(segment_seconds, self.duration / max_segments)
         self.too_short = self.duration < 2 * segment_seconds  # too short to have parts
         edges = np.arange(0.0, self.duration, segment_seconds)
         if len(edges) and self.duration - edges[-1] <= segment_seconds / 4:

@@ -23,6 +23,7 @@ from cantor.analysis.sections import SectionFeatures, Sections
 from cantor.data.instruments import DRUM_PROGRAM_LABEL, DRUMS_FAMILY, instrument_name
 from cantor.errors import AudioError
 from cantor.features.cqt import CQTConfig, cqt_frames
+from cantor.inference.chunked import release_freed_memory
 from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
 from cantor.models.registry import resolve_model
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
@@ -297,6 +298,7 @@ class Analyzer:
                 low, high = max(lo, start - context), min(hi, stop + context)
                 posteriors = self._transcribe(cqt[:, low - lo : high - lo])[:, :, start - low : stop - low]
                 notes.push(posteriors[0], posteriors[1], cqt[:, start - lo : stop - lo])
+            release_freed_memory()
             if progress:
                 progress(last / frames)
         family, family_probability, instruments, segments = self._summarise(windows, window_outputs)
