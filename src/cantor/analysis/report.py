@@ -1,8 +1,8 @@
-"""Writing an :class:`~cantor.inference.analyze.Analysis`: JSON, MIDI, MusicXML, the stems, and an HTML report.
+"""Writing an :class:`~cantor.inference.analyze.Analysis`: JSON, MIDI, MusicXML and an HTML report.
 
 The report is one self-contained page (images inlined as PNG data, no scripts, no network), so it opens offline
-and can be mailed around. Every file is written into a hidden staging folder that becomes the output folder only
-when all of them are complete.
+and can be mailed around. :meth:`~cantor.inference.analyze.Analyzer.analyze_file` writes these files, beside the
+stems, into a hidden staging folder that becomes the output folder only when all of them are complete.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from matplotlib.collections import PolyCollection
 
 from cantor.analysis.notes import notes_to_midi
 from cantor.analysis.score import notes_to_musicxml
-from cantor.audio.io import save
-from cantor.errors import CantorError
-from cantor.files import make_folder, staged_folder
 
 if TYPE_CHECKING:
     from cantor.analysis.sections import Sections
@@ -35,24 +32,9 @@ OUTPUT_FILES = ("analysis.json", "notes.mid", "score.musicxml", "report.html")
 _SECTION_COLOURS = plt.get_cmap("tab10").colors
 
 
-def write_analysis(analysis: Analysis, folder: str | Path, *, title: str, overwrite: bool = False) -> dict[str, Path]:
-    """Write an in-memory analysis (one with ``stem_audio``) to ``folder``: its :data:`OUTPUT_FILES` and
-    ``stems/<stem>.wav``, all or nothing."""
-    folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise CantorError(f"{folder} exists; pass --overwrite to replace it")
-    if analysis.stem_audio is None:
-        raise ValueError("this analysis holds no audio: Analyzer.analyze_file writes its folder itself")
-    with staged_folder(folder) as staging:
-        make_folder(staging / "stems")
-        for name, audio in analysis.stem_audio.items():
-            save(staging / "stems" / f"{name}.wav", audio, analysis.sample_rate)
-        write_results(analysis, staging, title=title)
-    return {name: folder / name for name in OUTPUT_FILES}
-
-
 def write_results(analysis: Analysis, folder: Path, *, title: str) -> None:
-    """The :data:`OUTPUT_FILES` of ``analysis`` into an existing (staging) folder."""
+    """The :data:`OUTPUT_FILES` of ``analysis`` into an existing (staging) folder: :meth:`Analyzer.analyze_file`
+    calls this inside the folder it stages."""
     (folder / "analysis.json").write_text(json.dumps({"title": title, **analysis.to_dict()}, indent=1) + "\n")
     tracks = {name: (stem.notes, stem.program, False) for name, stem in analysis.stems.items() if stem.pitched}
     notes_to_midi(tracks).write(str(folder / "notes.mid"))

@@ -1,4 +1,4 @@
-"""``cantor analyze``: thin over :class:`cantor.Analyzer` and :func:`cantor.analysis.report.write_analysis`."""
+"""``cantor analyze``: thin over :meth:`cantor.Analyzer.analyze_file`."""
 
 from __future__ import annotations
 

@@ -176,8 +176,9 @@ class Analyzer:
         overwrite: bool = False,
         progress: Progress | None = None,
     ) -> Analysis:
-        """Analyse an audio file of any length into ``folder`` (see :func:`write_analysis` for what it holds), with
-        memory flat in its duration: the stems are separated to disk and read back 40 s at a time."""
+        """Analyse an audio file of any length into ``folder`` (its :data:`~cantor.analysis.report.OUTPUT_FILES` and
+        ``stems/<stem>.wav``), with memory flat in its duration: the stems are separated to disk and read back 40 s
+        at a time."""
         from cantor.analysis.report import write_results
         from cantor.audio.io import audio_info, resample_file
         from cantor.errors import CantorError
@@ -195,10 +196,8 @@ class Analyzer:
                 next(iter(written.values())).parent.rename(stems_folder)
             else:
                 stems_folder.mkdir()
-                resample_file(path, stems_folder / "mix.wav", target_sample_rate=info.samplerate)
-            readers = {stem.stem: _file_reader(stem) for stem in sorted(stems_folder.glob("*.wav"))}
-            if separate:
-                readers = {name: readers[name] for name in self.separator.sources if name in readers}
+                written = {"mix": resample_file(path, stems_folder / "mix.wav", target_sample_rate=info.samplerate)}
+            readers = {name: _file_reader(stems_folder / stem.name) for name, stem in written.items()}
             whole = _file_reader(path) if separate else None
             analysis = self._analyze_readers(readers, whole, info.frames, info.samplerate, steps)
             steps.share("writing the report")(1.0)
@@ -271,8 +270,8 @@ class Analyzer:
         fps = config.frames_per_second
         frames = config.frames(samples, sample_rate)
         windows = self._windows(frames)
-        step = max(1, int(self.segment_seconds * fps))
-        block = WINDOWS_PER_BLOCK * step  # a multiple of the window step, so no window straddles two blocks
+        # a multiple of the window step, so no window straddles two blocks
+        block = WINDOWS_PER_BLOCK * self._window_step
         piece = int(TRANSCRIBER_SECONDS * fps)
         context = int(TRANSCRIBER_CONTEXT_SECONDS * fps) if transcribe else 0
         sections = SectionFeatures(frames, config)
@@ -339,8 +338,13 @@ class Analyzer:
             features[0].numpy().T,
         )
 
+    @property
+    def _window_step(self) -> int:
+        """Frames of one classifier window (``segment_seconds``)."""
+        return max(1, int(self.segment_seconds * self.cqt_config.frames_per_second))
+
     def _windows(self, frames: int) -> list[tuple[int, int]]:
-        step = max(1, int(self.segment_seconds * self.cqt_config.frames_per_second))
+        step = self._window_step
         starts = list(range(0, max(frames - step // 2, 1), step))
         return [(start, min(start + step, frames)) for start in starts]
 

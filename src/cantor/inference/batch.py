@@ -49,11 +49,9 @@ class SeparationJob:
     def check(self) -> str:
         """Build the model once and check the stems: a bad model, stem or option fails here, before any worker
         starts. Returns the model's name."""
-        from cantor.errors import UsageError
-        from cantor.inference.separate import OUTPUT_FORMATS
+        from cantor.inference.separate import check_format
 
-        if self.audio_format not in OUTPUT_FORMATS:
-            raise UsageError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.audio_format!r}")
+        check_format(self.audio_format)
         separator = self.separator()
         separator.check_stems(self.stems)
         return separator.name

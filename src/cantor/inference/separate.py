@@ -31,6 +31,12 @@ OUTPUT_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
 Progress = Callable[[int], None]  # called with the number of input samples just finished
 
 
+def check_format(audio_format: str) -> None:
+    """A usage error unless ``audio_format`` is one of :data:`OUTPUT_FORMATS`."""
+    if audio_format not in OUTPUT_FORMATS:
+        raise UsageError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {audio_format!r}")
+
+
 def compute_device(name: str) -> torch.device:
     """``"cpu"``, ``"cuda"``, ``"cuda:1"``… as a device that exists here, or a usage error saying why not."""
     try:
@@ -171,8 +177,7 @@ class Separator:
         """
         path = Path(path)
         wanted = self.check_stems(stems)
-        if audio_format not in OUTPUT_FORMATS:
-            raise UsageError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {audio_format!r}")
+        check_format(audio_format)
         info = audio_info(path)
         target = Path(out_dir) / path.stem
         paths = {name: target / f"{name}.{audio_format}" for name in wanted}
