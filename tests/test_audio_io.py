@@ -9,7 +9,7 @@ import pytest
 import soundfile
 import torch
 
-from cantor.audio import audio_info, load, save, save_wav_pcm24
+from cantor.audio import audio_info, load, save, save_wav_pcm24, save_wav_pcm24_steps
 from cantor.errors import AudioError
 
 
@@ -170,6 +170,17 @@ def test_fast_pcm24_writer_matches_libsndfile(tmp_path, channels):
     grid = np.round(np.clip(audio, -1, 1 - 2**-23) * 2**23) / 2**23
     assert np.array_equal(ours, grid.T.astype(np.float32))  # values on the 24-bit grid are stored exactly
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fast.wav", "reference.wav"]
+
+
+def test_integer_pcm24_writer_stores_every_step_exactly(tmp_path):
+    steps = np.random.default_rng(0).integers(-(2**23), 2**23, (2, 999), dtype=np.int32)
+    steps[:, :2] = [[-(2**23), 2**23 - 1], [0, -1]]  # both ends of the range and the sign boundary
+    save_wav_pcm24_steps(tmp_path / "steps.wav", steps, 44100)
+    stored, rate = soundfile.read(tmp_path / "steps.wav", dtype="int32", always_2d=True)
+    assert rate == 44100 and np.array_equal(stored.T >> 8, steps)
+    with pytest.raises(AudioError, match="int32"):
+        save_wav_pcm24_steps(tmp_path / "floats.wav", steps.astype(np.float32), 44100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["steps.wav"]
 
 
 def test_a_compressed_header_that_promises_terabytes_is_a_clear_error(tmp_path):

@@ -122,7 +122,7 @@ def test_a_failing_song_leaves_nothing_behind(tmp_path, monkeypatch, band_config
     from cantor.data import build
 
     calls = {"n": 0}
-    real_save = build.save_wav_pcm24
+    real_save = build.save_wav_pcm24_steps
 
     def save_then_fail(*args, **kwargs):
         calls["n"] += 1
@@ -130,7 +130,7 @@ def test_a_failing_song_leaves_nothing_behind(tmp_path, monkeypatch, band_config
             raise OSError("disk full")
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(build, "save_wav_pcm24", save_then_fail)
+    monkeypatch.setattr(build, "save_wav_pcm24_steps", save_then_fail)
     config = BuildConfig(**{**band_config.__dict__, "songs": 1})
     report = build_dataset(config, tmp_path)
     assert len(report.failed) == 1 and "disk full" in report.failed[0][1]

@@ -130,6 +130,9 @@ def save(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int, *
     return path
 
 
+PCM24_FULL_SCALE = 2**23
+
+
 def save_wav_pcm24(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     """Write ``audio`` ``[channels, time]`` as a 24-bit PCM WAV, atomically; twice as fast as libsndfile's converter.
 
@@ -137,21 +140,41 @@ def save_wav_pcm24(path: str | Path, audio: np.ndarray, sample_rate: int) -> Pat
     exactly, which the data builder relies on (the mixture file is then exactly the sum of the stem files).
     """
     path = Path(path)
-    if audio.ndim != 2 or audio.shape[1] == 0:
-        raise AudioError(f"{path}: audio must have shape [channels, time > 0], got {tuple(audio.shape)}")
+    _check_writable_shape(path, audio)
     if not np.isfinite(audio).all():
         raise AudioError(f"{path}: refusing to write NaN or infinite samples")
     # float32 holds every integer below 2^24 exactly, so rounding here loses nothing on the grid
-    scaled = np.clip(np.round(audio.astype(np.float32) * np.float32(2**23)), -(2**23), 2**23 - 1).astype("<i4")
-    frames = np.ascontiguousarray(scaled.T).view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # low 3 bytes of each
-    pad = b"\0" * (len(frames) % 2)  # RIFF chunks have even length
-    channels = audio.shape[0]
+    scaled = np.rint(audio.astype(np.float32) * np.float32(PCM24_FULL_SCALE))
+    steps = np.clip(scaled, -PCM24_FULL_SCALE, PCM24_FULL_SCALE - 1).astype(np.int32)
+    return save_wav_pcm24_steps(path, steps, sample_rate)
+
+
+def save_wav_pcm24_steps(path: str | Path, steps: np.ndarray, sample_rate: int) -> Path:
+    """Write integer samples ``[channels, time]`` in [−2²³, 2²³) as a 24-bit PCM WAV, atomically, byte for byte."""
+    path = Path(path)
+    _check_writable_shape(path, steps)
+    if steps.dtype != np.int32:
+        raise AudioError(f"{path}: 24-bit samples must be int32, got {steps.dtype}")
+    channels, length = steps.shape
+    # The low three bytes of each little-endian int32, interleaved by frame, in one strided copy.
+    frames = np.empty((length, channels, 3), dtype=np.uint8)
+    as_bytes = np.ascontiguousarray(steps, dtype="<i4").view(np.uint8).reshape(channels, length, 4)
+    frames[:] = as_bytes[:, :, :3].transpose(1, 0, 2)
+    size = frames.size
+    pad = b"\0" * (size % 2)  # RIFF chunks have even length
     fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * channels * 3, channels * 3, 24)
-    header = b"RIFF" + struct.pack("<I", 36 + len(frames) + len(pad)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
-    header += b"data" + struct.pack("<I", len(frames))
+    header = b"RIFF" + struct.pack("<I", 36 + size + len(pad)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+    header += b"data" + struct.pack("<I", size)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        handle.write(header + frames + pad)
+        handle.write(header)
+        handle.write(frames.data)
+        handle.write(pad)
     return path
+
+
+def _check_writable_shape(path: Path, audio: np.ndarray) -> None:
+    if audio.ndim != 2 or audio.shape[1] == 0:
+        raise AudioError(f"{path}: audio must have shape [channels, time > 0], got {tuple(audio.shape)}")
 
 
 def _reason(error: Exception) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 import pretty_midi
 import soundfile
 
-from cantor.audio.io import save_wav_pcm24
+from cantor.audio.io import PCM24_FULL_SCALE, save_wav_pcm24_steps
 from cantor.data.arrange import PRESETS, Arrangement, arrange
 from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.effects import apply_effects, draw_effects, rms_db
@@ -268,16 +268,17 @@ def render_song(spec: SongSpec, config: BuildConfig, out: Path, renderer: FluidR
         rendered = renderer.render(
             plan.notes, soundfont=soundfont, program=plan.program, is_drum=plan.is_drum, num_samples=num_samples
         )
-        audio = rendered.audio
+        audio = rendered.audio  # this stem's own array: scaled in place below
         level = rms_db(audio)
         if level > -100:
-            audio = audio * np.float32(10 ** ((STEM_REFERENCE_DB - level) / 20))
+            audio *= np.float32(10 ** ((STEM_REFERENCE_DB - level) / 20))
         chain = draw_effects(name, plan.family, rng) if config.effects else {}
         if chain:
             audio = apply_effects(audio, chain, sample_rate=config.sample_rate)
         low, high = STEM_GAIN_DB.get(name, VOICE_GAIN_DB)
         gain_db = round(float(rng.uniform(low, high)), 2)
-        stems[name] = audio * np.float32(10 ** (gain_db / 20))
+        audio *= np.float32(10 ** (gain_db / 20))
+        stems[name] = audio
         pitches = [n.pitch for n in plan.notes]
         stem_records[name] = {
             "program": rendered.program,
@@ -293,31 +294,46 @@ def render_song(spec: SongSpec, config: BuildConfig, out: Path, renderer: FluidR
             "details": plan.details,
         }
     mixture, stems, mix_record = _mix(stems, rng)
-    for name, audio in stems.items():
-        stem_records[name]["loudness_rms_db"] = rms_db(audio)
+    for name, steps in stems.items():
+        stem_records[name]["loudness_rms_db"] = rms_db(steps, full_scale=PCM24_FULL_SCALE)
     record = _song_record(spec, config, arrangement, stem_records, mix_record)
     _write_song(out, spec, config, arrangement, mixture, stems, record)
     return record
 
 
 def _mix(stems: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
-    """Scale all stems together to a drawn peak, quantise to the 24-bit grid, and sum.
+    """Scale all stems together to a drawn peak, quantise to 24-bit integers and sum them.
 
-    On the 24-bit grid the float32 sum is exact and so is its 24-bit file, so ``mixture == sum(stems)`` holds for the
-    files on disk, not just in memory.
+    Returns the mixture and the stems as int32 samples on the 24-bit grid (what the files hold). Integer arithmetic
+    makes ``mixture == sum(stems)`` exact by construction, for the files on disk and for their float readings alike:
+    every value stays below 2²⁴ in magnitude, which float32 represents exactly.
     """
-    raw = sum(stems.values())
+    raw = _total(stems.values())
     # A stem can peak above the mixture (stems cancel); every file must stay inside [-1, 1).
-    peak = max(float(np.abs(raw).max()), *(float(np.abs(a).max()) for a in stems.values()))
+    peak = max(_peak(raw), *(_peak(audio) for audio in stems.values()))
     target_peak = float(rng.uniform(0.3, 0.9))
     scale = target_peak / peak if peak > 0 else 1.0
-    grid = np.float32(2.0**23)
-    # Integer arithmetic makes the sum exact by construction; every value stays below 2²⁴ in magnitude, which
-    # float32 represents exactly, so the float files hold the same numbers.
-    steps = {name: np.round(a * np.float32(scale) * grid).astype(np.int32) for name, a in stems.items()}
-    mixture = (sum(steps.values()) / grid).astype(np.float32)
-    quantised = {name: (s / grid).astype(np.float32) for name, s in steps.items()}
-    return mixture, quantised, {"peak": round(target_peak, 4), "scale": scale, "loudness_rms_db": rms_db(mixture)}
+    to_steps = np.float32(scale * PCM24_FULL_SCALE)
+    quantised = {}
+    for name, audio in stems.items():
+        np.multiply(audio, to_steps, out=raw)  # reuses the sum's buffer: it is no longer needed
+        quantised[name] = np.rint(raw, out=raw).astype(np.int32)
+    mixture = _total(quantised.values())
+    loudness = rms_db(mixture, full_scale=PCM24_FULL_SCALE)
+    return mixture, quantised, {"peak": round(target_peak, 4), "scale": scale, "loudness_rms_db": loudness}
+
+
+def _total(arrays) -> np.ndarray:
+    """The sum of equally shaped arrays in a new array, added in place (no temporary per addition)."""
+    first, *rest = arrays
+    total = first.copy()
+    for array in rest:
+        total += array
+    return total
+
+
+def _peak(audio: np.ndarray) -> float:
+    return max(float(audio.max()), -float(audio.min()))  # two passes, no |audio| copy
 
 
 def _song_record(spec, config, arrangement: Arrangement, stem_records: dict, mix_record: dict) -> dict:
@@ -356,12 +372,12 @@ def _write_song(out: Path, spec, config, arrangement: Arrangement, mixture, stem
     partial = out / ".partial" / f"{spec.name}.{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    for name, audio in {"mixture": mixture, **stems}.items():
+    for name, steps in {"mixture": mixture, **stems}.items():
         path = partial / record["files"][name]
         if config.audio_format == "wav":
-            save_wav_pcm24(path, audio, config.sample_rate)
-        else:
-            soundfile.write(path, audio.T, config.sample_rate, format="FLAC", subtype="PCM_24")
+            save_wav_pcm24_steps(path, steps, config.sample_rate)
+        else:  # libsndfile keeps the top 24 bits of an int32
+            soundfile.write(path, (steps << 8).T, config.sample_rate, format="FLAC", subtype="PCM_24")
     notes_midi(arrangement).write(str(partial / "notes.mid"))
     (partial / "song.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     final = out / spec.split / spec.name

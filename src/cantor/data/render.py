@@ -148,32 +148,23 @@ class FluidRenderer:
             if end < num_samples:
                 events.append((end, 0, note.pitch, 0))  # off sorts before on at the same time: re-strikes work
         events.sort()
-        left = np.zeros(num_samples, dtype=np.float32)
-        right = np.zeros(num_samples, dtype=np.float32)
+        audio = np.zeros((2, num_samples), dtype=np.float32)  # FluidSynth writes both rows in place
         position = 0
         for time, is_on, pitch, velocity in events:
-            position = self._write(synth, left, right, position, time)
+            position = self._write(synth, audio, position, time)
             if is_on:
                 synth.noteon(channel, pitch, velocity)
             else:
                 synth.noteoff(channel, pitch)
-        self._write(synth, left, right, position, num_samples)
-        return np.stack([left, right])
+        self._write(synth, audio, position, num_samples)
+        return audio
 
-    def _write(self, synth, left: np.ndarray, right: np.ndarray, position: int, until: int) -> int:
+    def _write(self, synth, audio: np.ndarray, position: int, until: int) -> int:
         count = until - position
         if count > 0:
-            float_size = ctypes.sizeof(ctypes.c_float)
-            status = self._write_float(
-                synth.synth,
-                count,
-                left.ctypes.data + position * float_size,
-                0,
-                1,
-                right.ctypes.data + position * float_size,
-                0,
-                1,
-            )
+            left = audio.ctypes.data + position * audio.itemsize
+            right = left + audio.strides[0]
+            status = self._write_float(synth.synth, count, left, 0, 1, right, 0, 1)
             if status != 0:
                 raise CantorError("FluidSynth failed while rendering")
         return max(position, until)
