@@ -181,6 +181,7 @@ def default_soundfonts() -> list[Path]:
         Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
         Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
         Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"),
+        Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),  # Csound's small GM bank: short, plain samples
     ]
     return [path for path in candidates if path.is_file() and os.access(path, os.R_OK)]
 
