@@ -1,6 +1,8 @@
 """The analysis models learn toy tasks with known answers; the stem cache holds exactly what was rendered."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 
@@ -46,3 +48,30 @@ def test_tiny_transcriber_learns_toy_notes(tiny_transcriber):
 def test_tiny_classifier_learns_two_families(tiny_classifier):
     best = json.loads((tiny_classifier / "best" / "config.json").read_text())["metadata"]["metrics"]
     assert best["valid/family_accuracy"] == 1.0, best
+
+
+def test_finetuning_starts_from_the_trained_classifier(tiny_classifier, toy_notes, tmp_path):
+    from safetensors.numpy import load_file
+
+    base = tiny_classifier / "best"
+    command = [sys.executable, "-m", "cantor.cli.main", "train", "classifier", "--data", str(toy_notes)]
+    command += ["--cache", str(tmp_path / "cache"), "--threads", "1", "--max-steps", "2", "--val-every", "2"]
+    run = subprocess.run([*command, "--out", str(tmp_path / "tuned"), "--finetune", str(base)], capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()
+    tuned = json.loads((tmp_path / "tuned" / "best" / "config.json").read_text())
+    assert tuned["config"] == json.loads((base / "config.json").read_text())["config"]
+    assert tuned["metadata"]["metrics"]["valid/family_accuracy"] == 1.0  # two warm-up steps keep what it knew
+    before, after = load_file(base / "model.safetensors"), load_file(tmp_path / "tuned" / "final" / "model.safetensors")
+    weights = [k for k in before if "running_" not in k and "num_batches" not in k]  # not BatchNorm's statistics
+    assert max(float(np.abs(after[k] - before[k]).max()) for k in weights) < 1e-3
+
+    mixed = subprocess.run(
+        [*command, "--out", str(tmp_path / "x"), "--finetune", "instruments", "--preset", "tiny-classifier"],
+        capture_output=True,
+        text=True,
+    )
+    assert mixed.returncode == 2 and "leave out --preset" in mixed.stderr and "Traceback" not in mixed.stderr
+    unknown = subprocess.run(
+        [*command, "--out", str(tmp_path / "y"), "--finetune", "no-such-model"], capture_output=True, text=True
+    )
+    assert unknown.returncode == 2 and "unknown model 'no-such-model'" in unknown.stderr

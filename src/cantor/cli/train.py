@@ -225,6 +225,12 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         cache: Path = _CACHE,
         out: Path = _OUT,
         preset: str = typer.Option(default_preset, help=f"{default_preset} (or tiny-{task})."),
+        finetune: str = typer.Option(
+            None,
+            "--finetune",
+            help=f"Start from this trained {task} (a shipped name or a model folder) and keep its architecture: "
+            "learning rate 3e-4, 1500 steps unless --max-steps.",
+        ),
         songs: int = typer.Option(None, "--songs", help="Use the first N songs of each folder and split."),
         max_steps: int = _MAX_STEPS,
         max_minutes: float = _MAX_MINUTES,
@@ -243,7 +249,12 @@ def _analysis_command(task: str, default_preset: str, summary: str):
 
         _check_folders(data)
         overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
-        model_config, train_config = _recipe(lambda: analysis_preset(task, preset), overrides)
+        if finetune is None:
+            model_config, train_config = _recipe(lambda: analysis_preset(task, preset), overrides)
+        else:
+            if preset != default_preset:
+                raise UsageError("--finetune keeps the base model's architecture; leave out --preset")
+            model_config, train_config = _recipe(lambda: _analysis_finetune_recipe(task, finetune), overrides)
         options = _run_options(
             threads=threads,
             devices=devices,
@@ -355,6 +366,25 @@ def generator(
         data=str(data) if data else "music21 corpus (packaged index)",
     )
     _trained(run)
+
+
+def _analysis_finetune_recipe(task: str, base: str):
+    """(the base model's config, the preset recipe with the fine-tuning rate and steps, starting from the base)."""
+    from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifierConfig
+    from cantor.models.presets import ANALYSIS_FINETUNE, analysis_preset
+    from cantor.models.registry import resolve_model
+    from cantor.models.transcriber import TRANSCRIBER_KIND, TranscriberConfig
+    from cantor.models.weights import read_config
+
+    kind, config_class = (
+        (TRANSCRIBER_KIND, TranscriberConfig)
+        if task == "transcriber"
+        else (INSTRUMENT_KIND, InstrumentClassifierConfig)
+    )
+    folder = resolve_model(base, kind=kind)
+    config = config_class.from_dict(read_config(folder, kind=kind)["config"])
+    _, recipe = analysis_preset(task, "transcriber-small" if task == "transcriber" else "classifier-small")
+    return config, dataclasses.replace(recipe, **ANALYSIS_FINETUNE, init=str(folder))
 
 
 def _finetune_recipe(base: str, recipe):

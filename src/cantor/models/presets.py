@@ -274,6 +274,7 @@ class AnalysisTrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     num_workers: int = 0
+    init: str | None = None  # fine-tuning: the model (shipped name or folder) whose weights training starts from
 
 
 NOTE_LOSSES = {"onset": 1.0, "frame": 1.0, "offset": 0.5}
@@ -311,6 +312,11 @@ INSTRUMENT_PRESETS: dict[str, tuple[InstrumentClassifierConfig, AnalysisTrainCon
 def analysis_preset(task: str, name: str):
     """``task`` "transcriber" or "classifier" → ``(model config, AnalysisTrainConfig)``."""
     return _look_up(TRANSCRIBER_PRESETS if task == "transcriber" else INSTRUMENT_PRESETS, f"{task} preset", name)
+
+
+# Fine-tuning a trained analysis model on new data (e.g. more soundfonts): a third of the learning rate, a short
+# warm-up (the optimiser's moments start from zero) and fewer steps; the base's architecture is kept.
+ANALYSIS_FINETUNE = {"learning_rate": 3e-4, "warmup_steps": 50, "max_steps": 1500}
 
 
 # --- the symbolic generator --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from cantor.data.stems import StemCropDataset, build_stem_cache
 from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
 from cantor.models.presets import AnalysisTrainConfig
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
+from cantor.models.weights import load_weights
 from cantor.train.losses import check_loss_names
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
 
@@ -32,6 +33,15 @@ class _AnalysisSystem(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()  # plain dicts only: the checkpoint holds no pickled classes
         self.train_config = AnalysisTrainConfig(**train)
+
+    def _start_from_init(self, kind: str) -> None:
+        """Fine-tuning: load the base model's weights (its config must equal the one being trained)."""
+        if not self.train_config.init:
+            return
+        _, payload = load_weights(self.train_config.init, kind=kind, build=lambda config: self.model)
+        if type(self.model_config).from_dict(payload["config"]) != self.model_config:
+            raise ValueError(f"{self.train_config.init}: its config differs from the model being trained")
+        self.model.train()  # load_weights leaves the model in eval mode
 
     def configure_optimizers(self):
         config = self.train_config
@@ -59,6 +69,7 @@ class TranscriberSystem(_AnalysisSystem):
         check_loss_names(self.train_config.losses, NOTE_OUTPUTS)
         self.model_config = TranscriberConfig.from_dict(model)
         self.model = Transcriber(self.model_config)
+        self._start_from_init(TRANSCRIBER_KIND)
         self._matches = np.zeros(3)  # true positives, estimated notes, reference notes
         self._frame_scores: list[float] = []
 
@@ -103,6 +114,7 @@ class InstrumentSystem(_AnalysisSystem):
         check_loss_names(self.train_config.losses, ("family", "program"))
         self.model_config = InstrumentClassifierConfig.from_dict(model)
         self.model = InstrumentClassifier(self.model_config)
+        self._start_from_init(INSTRUMENT_KIND)
         self._correct: list[np.ndarray] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int):
