@@ -64,6 +64,9 @@ def main() -> None:
         "--benchmark", type=Path, action="append", default=[], help="table(s) written by benchmarks/analysis.py"
     )
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
+    parser.add_argument(
+        "--lineage", help="for a fine-tuned run: which weights it started from and how those were trained"
+    )
     args = parser.parse_args()
 
     kind = KINDS[args.name]
@@ -79,6 +82,7 @@ def main() -> None:
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
         *training_lines(payload, run, data=args.data_command, selection="best validation score", compute=args.compute),
+        *([f"- started from: {args.lineage}"] if args.lineage else []),
         "",
         "## Validation (valid split: crops of single stems, most with the rest of their song leaking in, as in "
         "training but fixed per crop)",

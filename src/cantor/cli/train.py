@@ -236,6 +236,9 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         max_minutes: float = _MAX_MINUTES,
         batch_size: int = _BATCH_SIZE,
         val_every: int = _VAL_EVERY,
+        val_items: int = typer.Option(
+            None, "--val-items", help="Validation crops (default 96; more makes the choice of best/ less noisy)."
+        ),
         accelerator: str = _ACCELERATOR,
         devices: str = _DEVICES,
         strategy: str = _STRATEGY,
@@ -248,7 +251,13 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         from cantor.train.analysis import train_analysis_model
 
         _check_folders(data)
-        overrides = {"songs": songs, "max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+        overrides = {
+            "songs": songs,
+            "max_steps": max_steps,
+            "batch_size": batch_size,
+            "val_every_steps": val_every,
+            "val_items": val_items,
+        }
         if finetune is None:
             model_config, train_config = _recipe(lambda: analysis_preset(task, preset), overrides)
         else:
