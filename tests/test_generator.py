@@ -44,10 +44,13 @@ def _fit(model: LSTMVAE, windows: torch.Tensor, steps: int, *, until=None) -> in
 def test_a_tiny_lstm_vae_memorises_bars_through_its_latent(windows):
     torch.manual_seed(0)
     model = LSTMVAE(TINY)
-    _fit(model, windows, 300)
-    model.eval()
-    mean, _ = model.encode(windows)
-    assert token_accuracy(model.decode_logits(mean, windows), windows) > 0.95  # MusicVAE's (teacher-forced) measure
+
+    def decodes_from_its_codes(model) -> bool:  # MusicVAE's (teacher-forced) measure
+        return token_accuracy(model.decode_logits(model.encode(windows)[0], windows), windows) > 0.95
+
+    # 300 steps sufficed on AVX2 machines and fell just short (0.947) on an AVX-512 one: float paths differ, so the
+    # test allows up to 600 steps and asserts that the measure is reached, not when.
+    assert _fit(model, windows, 600, until=decodes_from_its_codes) is not None
 
 
 def test_sampling_is_deterministic_under_a_seed():
@@ -211,7 +214,7 @@ def test_finetuning_adapts_a_generator_to_a_few_midi_files(memorised, tmp_path):
         piece_to_midi(piece, midis / f"{index}.mid")
     run = tmp_path / "run"
     result = cantor("train", "generator", "--finetune", str(memorised), "--data", str(midis), "--out", str(run),
-                    "--max-steps", "50", "--threads", "1")  # fmt: skip
+                    "--max-steps", "200", "--threads", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     base, tuned = Generator(memorised), Generator(run / "final")
     windows, _ = tuned.converter.corpus_windows(chorales[:2], hop_bars=2)
