@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cantor.inference.chunked import apply_chunked, plan_chunks, run_chunked
+from cantor.inference import chunked
+from cantor.inference.chunked import FreedMemory, apply_chunked, plan_chunks, run_chunked
 from cantor.models.presets import separator_preset
 from cantor.models.separator import TCNVAESeparator
 
@@ -55,3 +56,23 @@ def test_blocks_come_in_order_and_cover_everything():
 def test_short_input_is_one_chunk():
     plan = plan_chunks(500, sample_rate=8000, segment_seconds=1.0, receptive_field=100, align=64)
     assert plan.chunks() == [(0, 500)]
+
+
+def test_freed_memory_is_returned_only_past_the_settled_size(monkeypatch):
+    """Trimming after every chunk made the next chunk page-fault its buffers in again; never trimming let glibc's
+    arenas fragment. Memory goes back when the process grows past its settled size, and at the end."""
+    resident = iter([500, 620, 610, 630, 640, 690, 700, 720, 600])  # MB, read after each chunk and after a trim
+    monkeypatch.setattr(chunked, "_resident_bytes", lambda: next(resident) << 20)
+    trims = []
+    monkeypatch.setattr(FreedMemory, "release", staticmethod(lambda: trims.append(len(trims))))
+    memory = FreedMemory(slack_bytes=64 << 20, settling_chunks=4)
+    for _ in range(4):  # settling: the largest of these (630 MB) is the baseline
+        memory.after_chunk()
+    assert trims == []
+    memory.after_chunk()  # 640: within the slack
+    memory.after_chunk()  # 690: within the slack
+    assert trims == []
+    memory.after_chunk()  # 700 > 630 + 64: trimmed; what stays (720: live memory) becomes the baseline
+    assert len(trims) == 1 and memory.baseline == 720 << 20
+    memory.after_chunk()  # 600
+    assert len(trims) == 1

@@ -21,6 +21,31 @@ def test_stft_round_trip(n_fft, hop_length, length):
     assert torch.max(torch.abs(restored - audio)).item() < 1e-5
 
 
+@pytest.mark.parametrize(
+    ("n_fft", "hop_length", "frames", "length"),
+    [
+        (2048, 512, 87, 44100),  # the separator's STFT, whole frames
+        (2048, 512, 87, 44000),  # shorter than the frames cover
+        (2048, 512, 3, 2040),  # fewer frames than overlapping parts: every block is an edge block
+        (256, 64, 1, 100),  # one frame, longer than it covers: zero-padded like torch.istft
+        (512, 192, 20, 3000),  # the hop does not divide n_fft: torch.istft itself
+    ],
+)
+def test_istft_matches_torch_on_any_spectrogram(n_fft, hop_length, frames, length):
+    """Not only round trips: masked, inconsistent spectrograms too, and the gradient."""
+    generator = torch.Generator().manual_seed(frames)
+    spec = torch.complex(*torch.randn(2, 3, n_fft // 2 + 1, frames, generator=generator)).requires_grad_()
+    ours = ISTFT(STFTConfig(n_fft=n_fft, hop_length=hop_length))(spec, length=length)
+    window = torch.hann_window(n_fft)
+    reference = torch.istft(spec, n_fft, hop_length, window=window, length=length)
+    assert ours.shape == (3, length)
+    assert torch.max(torch.abs(ours - reference)).item() < 1e-5 * reference.abs().max().item()
+    weights = torch.randn(3, length, generator=generator)
+    (ours_grad,) = torch.autograd.grad((ours * weights).sum(), spec)
+    (reference_grad,) = torch.autograd.grad((reference * weights).sum(), spec)
+    assert torch.max(torch.abs(ours_grad - reference_grad)).item() < 1e-5 * reference_grad.abs().max().item()
+
+
 @pytest.mark.parametrize("htk", [False, True])
 @pytest.mark.parametrize(
     ("sample_rate", "n_fft", "n_mels", "fmin", "fmax"),

@@ -23,7 +23,7 @@ from cantor.analysis.sections import SectionFeatures, Sections
 from cantor.data.instruments import DRUM_PROGRAM_LABEL, DRUMS_FAMILY, instrument_name
 from cantor.errors import AudioError
 from cantor.features.cqt import CQTConfig, cqt_frames
-from cantor.inference.chunked import release_freed_memory
+from cantor.inference.chunked import FreedMemory
 from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
 from cantor.models.registry import resolve_model
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
@@ -278,6 +278,7 @@ class Analyzer:
         overview = _Overview(config.n_bins, frames)
         notes = StreamingTranscription(config, frames)
         window_outputs = []
+        memory = FreedMemory()
         for first in range(0, frames, block):
             last = min(first + block, frames)
             lo, hi = max(0, first - context), min(frames, last + context)
@@ -297,9 +298,10 @@ class Analyzer:
                 low, high = max(lo, start - context), min(hi, stop + context)
                 posteriors = self._transcribe(cqt[:, low - lo : high - lo])[:, :, start - low : stop - low]
                 notes.push(posteriors[0], posteriors[1], cqt[:, start - lo : stop - lo])
-            release_freed_memory()
+            memory.after_chunk()
             if progress:
                 progress(last / frames)
+        memory.release()
         family, family_probability, instruments, segments = self._summarise(windows, window_outputs)
         found, pitch = notes.result() if transcribe and family != DRUMS_FAMILY else ([], None)
         return StemAnalysis(

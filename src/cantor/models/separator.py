@@ -158,8 +158,12 @@ class TCNVAESeparator(nn.Module):
             return self._vocode(mixture, spec, hidden, latent)
         logits = self.mask_head(hidden).reshape(batch, len(self.config.sources), channels, -1, frames)
         masks = torch.softmax(logits, dim=1)  # (B, S, C, F, N), sums to one over sources
-        source_spec = masks * spec.unsqueeze(1)
-        sources = self.istft(source_spec, length=length)  # (B, S, C, T)
+        # Real masks on the real and imaginary parts: a real × complex product would first copy the masks to complex.
+        source_spec = torch.view_as_complex(masks.unsqueeze(-1) * torch.view_as_real(spec).unsqueeze(1))
+        # The masks sum to one and the iSTFT is linear, so the last source is the mixture minus the others: one
+        # inverse STFT fewer, and the stems add up to the input exactly.
+        others = self.istft(source_spec[:, :-1], length=length)  # (B, S − 1, C, T)
+        sources = torch.cat([others, mixture.unsqueeze(1) - others.sum(dim=1, keepdim=True)], dim=1)  # (B, S, C, T)
         return SeparatorOutput(sources=sources, spec=source_spec, latent=latent)
 
     def _vocode(
