@@ -7,10 +7,11 @@ mixture ──STFT──► log-magnitude frames ──► embedding ──► T
                                                                                          │
                         sources ◄──iSTFT── softmax masks × mixture STFT ◄────────────────┘
 
-With ``reconstruction="vocoder"`` the reconstruction network predicts each source's log-mel instead of a mask, and
-a GAN vocoder (Cantor's own, its weights loaded before training: the seed's "initialise from a pretrained
-WaveGlow/MelGAN") turns it into that source's waveform; the mixture's residual is then shared equally among the
-sources, which restores mixture consistency.
+With ``reconstruction="vocoder"`` the reconstruction network predicts each source's log-mel instead of an STFT mask
+(the mixture's log-mel plus the log of a softmax mask over the sources), and a GAN vocoder (Cantor's own, its
+weights loaded before training: the seed's "initialise from a pretrained WaveGlow/MelGAN") turns it into that
+source's waveform; the mixture's residual is then shared equally among the sources, which restores mixture
+consistency.
 
 Why this shape: on two CPU cores a time-domain network at 44.1 kHz costs seconds per training step, while a model
 over STFT frames (one frame per 512 samples) trains at ~2 s per batch and runs far faster than real time. Softmax
@@ -22,6 +23,7 @@ the encoder learned about the sources, the skip the fine spectral detail a 64-di
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -137,11 +139,8 @@ class TCNVAESeparator(nn.Module):
         else:
             mel = config.vocoder.mel
             self.register_buffer("mel_filters", mel.filterbank(), persistent=False)
-            # Each source's log-mel as the mixture's plus a learned offset (zero at the start: every source begins
-            # as the mixture, which the vocoder already knows how to voice).
+            # Logits of a softmax mask over the sources, per mel band and frame.
             self.mel_head = nn.Conv1d(config.hidden, len(config.sources) * config.channels * mel.n_mels, 1)
-            nn.init.zeros_(self.mel_head.weight)
-            nn.init.zeros_(self.mel_head.bias)
             self.vocoder = GANVocoder(config.vocoder)
 
     def forward(self, mixture: torch.Tensor) -> SeparatorOutput:
@@ -173,8 +172,13 @@ class TCNVAESeparator(nn.Module):
         count, frames = len(self.config.sources), spec.shape[-1]
         floor = self.config.vocoder.mel.log_floor
         mixture_mel = torch.log(torch.clamp(torch.matmul(self.mel_filters, spec.abs()), min=floor))  # (B, C, M, N)
-        offsets = self.mel_head(hidden).reshape(batch, count, channels, -1, frames)
-        source_mels = (mixture_mel.unsqueeze(1) + offsets).reshape(batch * count * channels, -1, frames)
+        logits = self.mel_head(hidden).reshape(batch, count, channels, -1, frames)
+        # A mask on the mel magnitudes, as a log added to the mixture's log-mel. Unconstrained offsets from a zero
+        # start (tried first) had not begun to separate after 200 steps (SI-SDRi 0.0 dB), where the STFT masks
+        # were at 6 dB: a mask only has to choose among the sources, not find each one's level. The floor keeps
+        # the vocoder's input inside the range it was trained on.
+        masked = mixture_mel.unsqueeze(1) + torch.log_softmax(logits, dim=1)
+        source_mels = masked.clamp_min(math.log(floor)).reshape(batch * count * channels, -1, frames)
         voiced = self.vocoder(source_mels)  # (B·S·C, (N − 1)·hop)
         voiced = F.pad(voiced, (0, max(0, length - voiced.shape[-1])))[..., :length]
         sources = voiced.reshape(batch, count, channels, length)
