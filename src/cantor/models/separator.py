@@ -173,10 +173,10 @@ class TCNVAESeparator(nn.Module):
         floor = self.config.vocoder.mel.log_floor
         mixture_mel = torch.log(torch.clamp(torch.matmul(self.mel_filters, spec.abs()), min=floor))  # (B, C, M, N)
         logits = self.mel_head(hidden).reshape(batch, count, channels, -1, frames)
-        # A mask on the mel magnitudes, as a log added to the mixture's log-mel. Unconstrained offsets from a zero
-        # start (tried first) had not begun to separate after 200 steps (SI-SDRi 0.0 dB), where the STFT masks
-        # were at 6 dB: a mask only has to choose among the sources, not find each one's level. The floor keeps
-        # the vocoder's input inside the range it was trained on.
+        # A mask on the mel magnitudes, as a log added to the mixture's log-mel; the floor keeps the vocoder's input
+        # inside the range it was trained on. Neither this nor free offsets separated in the ablation: the network
+        # learns to silence the vocoder, whose invented phase loses to the mixture / S under these losses
+        # (benchmarks/results/separation-ablations-vocoder.md).
         masked = mixture_mel.unsqueeze(1) + torch.log_softmax(logits, dim=1)
         source_mels = masked.clamp_min(math.log(floor)).reshape(batch * count * channels, -1, frames)
         voiced = self.vocoder(source_mels)  # (B·S·C, (N − 1)·hop)
