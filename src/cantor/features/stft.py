@@ -64,8 +64,8 @@ class ISTFT(nn.Module):
 
     When the hop divides ``n_fft`` (every Cantor model) the overlap-add is done here as ``n_fft / hop`` shifted
     block additions with the window normalisation folded into the synthesis window, instead of ``torch.istft``'s
-    generic fold and per-sample division: measured on 2 cores, 1.8× faster for a 10-s stereo stem, equal to within
-    float rounding (a test holds it to ``torch.istft``).
+    generic fold and per-sample division: measured with one thread on eight 10-s signals, 1.8× faster, equal to
+    within float rounding (a test holds it to ``torch.istft``).
     """
 
     def __init__(self, config: STFTConfig) -> None:
@@ -78,6 +78,7 @@ class ISTFT(nn.Module):
             squared = (window**2).reshape(self.overlap, config.hop_length)  # (R, hop): each frame's share
             envelope = squared.sum(dim=0)  # (hop,) the window² sum wherever R frames overlap
             self.register_buffer("squared_window_blocks", squared, persistent=False)
+            self.register_buffer("envelope", envelope, persistent=False)
             self.register_buffer("synthesis_window", window / envelope.repeat(self.overlap), persistent=False)
 
     def forward(self, spec: torch.Tensor, *, length: int) -> torch.Tensor:
@@ -95,11 +96,10 @@ class ISTFT(nn.Module):
         for part in range(overlap):  # block j sums part k of frame j − k
             audio[:, part : part + frames] += windowed[:, :, part]
         # The first and last R − 1 blocks have fewer frames overlapping than the synthesis window assumed.
-        envelope = self.squared_window_blocks.sum(dim=0)
         for block in [*range(min(overlap - 1, blocks)), *range(max(frames, overlap - 1), blocks)]:
             partial = self.squared_window_blocks[max(0, block - frames + 1) : min(overlap - 1, block) + 1].sum(dim=0)
             # Where the window is zero (the very first sample) that sample is cut off below anyway.
-            audio[:, block] *= torch.where(partial > 1e-11, envelope / partial.clamp_min(1e-11), 0.0)
+            audio[:, block] *= torch.where(partial > 1e-11, self.envelope / partial.clamp_min(1e-11), 0.0)
         start = self.config.n_fft // 2
         audio = audio.reshape(flat.shape[0], -1)[:, start : start + length]
         if audio.shape[-1] < length:

@@ -92,7 +92,7 @@ def _keep_large_buffers_in_heap() -> None:
     """Serve large tensors from the heap rather than fresh ``mmap``s.
 
     glibc maps every block above 32 MB afresh and unmaps it on free, so each chunk's spectrograms page-fault in
-    anew, one 4-KB page at a time: measured on 2 cores, separating a minute took 60 % longer that way (936 k
+    anew, one 4-KB page at a time: measured with one thread, separating a minute took 60 % longer that way (936 k
     against 160 k page faults). Once per process; :class:`FreedMemory` decides when memory goes back.
     """
     libc = _glibc()
