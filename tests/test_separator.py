@@ -14,6 +14,7 @@ from cantor.models.presets import separator_preset, vocoder_preset
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.vocoder import VOCODER_KIND, build_vocoder
 from cantor.models.weights import load_weights, save_weights
+from cantor.nn.tcn import FrameNorm
 from cantor.train.logs import metric_logs
 from cantor.train.runner import RunOptions
 from cantor.train.separator import initialise_reconstruction_from_vocoder, train_separator
@@ -38,6 +39,31 @@ def test_output_length_and_mixture_consistency(length, preset):
     # Softmax masks, or the residual shared out after the vocoder: either way the stems add up to the mixture.
     assert torch.allclose(out.sources.sum(dim=1), mixture, atol=1e-5)
     assert not torch.allclose(out.sources[:, 0], out.sources[:, 1], atol=1e-3)
+
+
+def test_source_spectra_are_the_spectra_of_the_sources():
+    # Inference inverts only the first S − 1 masked spectra, frame-major; the spectra handed to the losses and the
+    # Wiener filter are computed separately, on demand, and must describe the same waveforms.
+    config, _ = separator_preset("tiny")
+    torch.manual_seed(1)
+    model = TCNVAESeparator(config).eval()
+    mixture = torch.randn(1, 2, 6000) * 0.2
+    with torch.no_grad():
+        out = model(mixture)
+        inverted = model.istft(out.spec, length=6000)
+    assert out.spec.shape[:3] == (1, len(config.sources), 2)
+    assert torch.allclose(inverted, out.sources, atol=1e-5)
+
+
+def test_frame_norm_is_a_layer_norm_over_each_frame():
+    norm = FrameNorm(24)
+    torch.manual_seed(2)
+    with torch.no_grad():
+        norm.norm.weight.normal_()
+        norm.norm.bias.normal_()
+    x = torch.randn(3, 24, 50) * 5 + 2
+    expected = torch.nn.functional.layer_norm(x.transpose(1, 2), (24,), norm.norm.weight, norm.norm.bias)
+    assert torch.allclose(norm(x), expected.transpose(1, 2), atol=1e-5)
 
 
 def test_reconstruction_starts_from_a_trained_vocoder(tmp_path):

@@ -82,14 +82,21 @@ class ISTFT(nn.Module):
             self.register_buffer("synthesis_window", window / envelope.repeat(self.overlap), persistent=False)
 
     def forward(self, spec: torch.Tensor, *, length: int) -> torch.Tensor:
+        return self.from_frames(spec.transpose(-1, -2), length=length)
+
+    def from_frames(self, frames_spec: torch.Tensor, *, length: int) -> torch.Tensor:
+        """The same inverse from complex ``[..., frames, n_bins]``: frame-major spectra, contiguous ideally.
+
+        ``torch.stft``'s output is a frame-major tensor seen transposed, so a caller that keeps that layout saves
+        the transposing copy :meth:`forward` needs (pocketfft along a strided axis is slower than copy plus FFT).
+        """
         if not (self.overlap and self.config.center):
-            return self._torch_istft(spec, length)
-        leading, (bins, frames) = spec.shape[:-2], spec.shape[-2:]
+            return self._torch_istft(frames_spec.transpose(-1, -2), length)
+        leading, (frames, bins) = frames_spec.shape[:-2], frames_spec.shape[-2:]
         hop, overlap = self.config.hop_length, self.overlap
-        flat = spec.reshape(-1, bins, frames)
-        # Frames made contiguous first: pocketfft along a strided axis was slower than the copy plus a contiguous FFT.
-        frames_first = flat.transpose(1, 2).contiguous()  # (B, N, F)
-        windowed = torch.fft.irfft(frames_first, n=self.config.n_fft, dim=-1) * self.synthesis_window
+        flat = frames_spec.reshape(-1, frames, bins).contiguous()  # (B, N, F)
+        # In place: the irfft's output is fresh, and a second 2048-sample-per-frame buffer cost as much as the FFT.
+        windowed = torch.fft.irfft(flat, n=self.config.n_fft, dim=-1).mul_(self.synthesis_window)
         windowed = windowed.reshape(flat.shape[0], frames, overlap, hop)  # (B, N, R, hop)
         blocks = frames + overlap - 1
         audio = windowed.new_zeros(flat.shape[0], blocks, hop)
