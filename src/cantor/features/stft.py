@@ -95,7 +95,7 @@ class ISTFT(nn.Module):
         leading, (frames, bins) = frames_spec.shape[:-2], frames_spec.shape[-2:]
         hop, overlap = self.config.hop_length, self.overlap
         flat = frames_spec.reshape(-1, frames, bins).contiguous()  # (B, N, F)
-        # In place: the irfft's output is fresh, and a second 2048-sample-per-frame buffer cost as much as the FFT.
+        # In place: the irfft's output is fresh, and a second buffer of that size cost most of what the FFT did.
         windowed = torch.fft.irfft(flat, n=self.config.n_fft, dim=-1).mul_(self.synthesis_window)
         windowed = windowed.reshape(flat.shape[0], frames, overlap, hop)  # (B, N, R, hop)
         blocks = frames + overlap - 1

@@ -109,7 +109,7 @@ class SeparatorConfig:
 class SeparatorOutput:
     """``sources`` ``[batch, sources, channels, time]``; ``latent`` the bottleneck; ``spec`` the sources' complex
     STFTs ``[batch, sources, channels, bins, frames]``, computed on first use: inference rarely needs them, and the
-    masked spectra of every source cost as much as a quarter of the forward pass."""
+    masked spectra of every source took a tenth of the forward pass."""
 
     def __init__(self, sources: torch.Tensor, latent: LatentOutput, spec: Callable[[], torch.Tensor]) -> None:
         self.sources = sources
