@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from cantor.data.stems import StemCropDataset, build_stem_cache, note_rolls
+from cantor.data.stems import StemCropDataset, build_stem_cache, note_rolls, random_eq_curve
 from cantor.features.cqt import CQTConfig
 from cantor.models.presets import analysis_preset
 
@@ -38,6 +38,29 @@ def test_stem_cache_and_leakage(toy_notes, tmp_path):
     a, b = clean[0], leaky[0]
     assert a["frame"].sum() > 0 and a["family"].item() == b["family"].item()
     assert (b["cqt"] >= a["cqt"] - 1e-3).all() and (b["cqt"] - a["cqt"]).sum() > 0  # the hits leaked in
+
+
+def test_random_eq_curves_are_bounded_smooth_and_varied():
+    rng = np.random.default_rng(0)
+    curves = np.stack([20 * np.log10(random_eq_curve(rng, 264, 36, 6.0)) for _ in range(200)])
+    assert np.abs(curves).max() <= 6.0 + 1e-4
+    assert np.abs(np.diff(curves, axis=1)).max() < 0.5  # under half a dB per third of a semitone: an EQ, not a comb
+    assert curves.std(axis=0).min() > 1.0  # every region of the spectrum gets boosted and cut
+    assert np.allclose(random_eq_curve(rng, 264, 36, 0.0), 1.0)
+
+
+def test_eq_augmentation_colours_training_crops_only(toy_notes, tmp_path):
+    config = analysis_preset("transcriber", "tiny-transcriber")[0].cqt
+    files = build_stem_cache([toy_notes], tmp_path, split="train", config=config)
+    common = {"crop_frames": 64, "items": 4, "config": config, "leakage_db": None, "gain_db": (0.0, 0.0)}
+    plain, coloured = StemCropDataset(files, **common), StemCropDataset(files, eq_db=6.0, **common)
+    a, b = plain[0]["cqt"].numpy(), coloured[0]["cqt"].numpy()
+    sounding = a > 1e-3 * a.max()
+    ratio_db = 20 * np.log10(b[sounding] / a[sounding])
+    assert 0.5 < np.abs(ratio_db).max() <= 6.0 + 1e-3  # the same crop, coloured within the bound
+    fixed = StemCropDataset(files, eq_db=6.0, random=False, **common)
+    unchanged = StemCropDataset(files, random=False, **common)
+    assert np.array_equal(fixed[0]["cqt"].numpy(), unchanged[0]["cqt"].numpy())  # validation crops stay as rendered
 
 
 def test_tiny_transcriber_learns_toy_notes(tiny_transcriber):

@@ -154,6 +154,8 @@ class StemCropDataset(Dataset):
         leakage_db: range of the level of the song's other stems, relative to their own (``None``: none).
         leakage_probability: share of crops that get leakage.
         gain_db: range of a random overall gain.
+        eq_db: size of a random smooth equaliser curve on the stem itself (:func:`random_eq_curve`; 0: none),
+            so that a model learns timbre that survives another soundfont's or recording's colouring.
         random: random crops depending on ``(seed, epoch, index)``; otherwise deterministic ones (validation).
     """
 
@@ -168,6 +170,7 @@ class StemCropDataset(Dataset):
         leakage_db: tuple[float, float] | None = (-30.0, -10.0),
         leakage_probability: float = 0.7,
         gain_db: tuple[float, float] = (-12.0, 6.0),
+        eq_db: float = 0.0,
         random: bool = True,
         seed: int = 0,
     ) -> None:
@@ -179,6 +182,7 @@ class StemCropDataset(Dataset):
         self.leakage_db = leakage_db
         self.leakage_probability = leakage_probability
         self.gain_db = gain_db
+        self.eq_db = eq_db
         self.random = random
         self.seed = seed
         self.epoch = 0
@@ -213,6 +217,9 @@ class StemCropDataset(Dataset):
         length = min(self.crop_frames, frames)
         start = int(rng.integers(0, frames - length + 1)) if self.random else (frames - length) // 2
         power = np.square(own[:, start : start + length].astype(np.float32))
+        if self.random and self.eq_db > 0:
+            bins_per_octave = 12 * self.config.bins_per_semitone
+            power *= np.square(random_eq_curve(rng, own.shape[0], bins_per_octave, self.eq_db))[:, None]
         if self.leakage_db and rng.random() < self.leakage_probability:
             for key in song:
                 if key.startswith("cqt/") and key != f"cqt/{stem.name}":
@@ -234,6 +241,22 @@ class StemCropDataset(Dataset):
     def describe(self) -> str:
         families = sorted({s.labels.family for s in self.stems})
         return f"{len(self.songs)} songs, {len(self.stems)} stems, families: {', '.join(families)}"
+
+
+def random_eq_curve(rng: np.random.Generator, bins: int, bins_per_octave: int, size_db: float) -> np.ndarray:
+    """A random smooth gain curve ``[bins]`` (linear amplitude) over log-spaced bins, within ±``size_db``.
+
+    A tilt spanning up to ±``size_db``/2 at the ends, plus two broad bumps (0.5–2 octaves wide) of up to
+    ±``size_db``/2: the colouring that separates one soundfont's (or room's) version of an instrument from
+    another's, while the harmonic pattern and the envelope over time, which define the instrument, stay as they are.
+    """
+    octaves = np.arange(bins) / bins_per_octave
+    span = max(float(octaves[-1]), 1e-6)
+    curve_db = rng.uniform(-1, 1) * size_db * (octaves / span - 0.5)
+    for _ in range(2):
+        centre, width = rng.uniform(0, span), rng.uniform(0.5, 2.0)
+        curve_db += rng.uniform(-1, 1) * size_db / 2 * np.exp(-0.5 * ((octaves - centre) / width) ** 2)
+    return (10 ** (np.clip(curve_db, -size_db, size_db) / 20)).astype(np.float32)
 
 
 def _pad(array: np.ndarray, frames: int) -> np.ndarray:

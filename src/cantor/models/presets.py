@@ -253,7 +253,8 @@ class AnalysisTrainConfig:
 
     Loss weights by name: the transcriber's ``onset``/``frame``/``offset`` (binary cross-entropy per key), the
     classifier's ``family``/``program`` (cross-entropy). Crops get the rest of their song mixed in at
-    ``leakage_db`` with probability ``leakage_probability``, as separated stems do.
+    ``leakage_db`` with probability ``leakage_probability``, as separated stems do, and a random smooth equaliser
+    curve of up to ±``eq_db`` on the stem itself (0: none).
     """
 
     crop_frames: int = 256
@@ -266,6 +267,7 @@ class AnalysisTrainConfig:
     leakage_db: tuple[float, float] = (-30.0, -10.0)
     leakage_probability: float = 0.7
     gain_db: tuple[float, float] = (-12.0, 6.0)
+    eq_db: float = 6.0
     songs: int | None = None  # per data folder and split; None: all
     val_every_steps: int = 250
     val_items: int = 96
@@ -288,6 +290,7 @@ _TINY_ANALYSIS_TRAIN = AnalysisTrainConfig(
     max_steps=150,
     leakage_probability=0.0,
     gain_db=(-3.0, 3.0),
+    eq_db=0.0,
     val_every_steps=50,
     val_items=8,
     val_crop_frames=64,

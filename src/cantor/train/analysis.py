@@ -198,6 +198,7 @@ def train_analysis_model(
         crop_frames=train_config.crop_frames,
         items=train_config.val_every_steps * train_config.batch_size,
         gain_db=train_config.gain_db,
+        eq_db=train_config.eq_db,
         **common,
     )
     valid_set = StemCropDataset(
