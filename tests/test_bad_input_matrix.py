@@ -26,6 +26,7 @@ def _tone(seconds: float, rate: int = RATE, channels: int = 2) -> np.ndarray:
 
 def _write_inputs(folder: Path) -> None:
     soundfile.write(folder / "good.wav", _tone(1.0), RATE)
+    soundfile.write(folder / "good.flac", _tone(1.0), RATE)  # its results would land where good.wav's do
     (folder / "empty.wav").write_bytes(b"")
     with wave.open(str(folder / "header-only.wav"), "wb") as header:
         header.setnchannels(2)
@@ -116,6 +117,8 @@ FAILURES = [
     ("separate {in}/good.wav -o {out} --device tpu", 2, "device must be cpu, cuda or cuda:N"),
     ("separate {in}/good.wav -o {out} --shard 2/2", 2, "--shard takes K/N"),
     ("separate {in}/good.wav -o {out} --shard half", 2, "--shard takes K/N"),
+    ("separate {in}/good.wav {in}/good.flac -o {out}", 2, "would write to the same output folder"),
+    ("analyze {in}/good.wav {in}/good.flac -o {out} --no-separate", 2, "would write to the same output folder"),
     ("data build -o {out} --shard 1/0", 2, "--shard takes K/N"),
     ("vocode {in}/a-directory.wav -o {out}/x.wav", 1, "is a directory"),
     ("vocode {in}/nan.wav -o {out}/x.wav", 1, "NaN"),

@@ -15,7 +15,11 @@ Item = TypeVar("Item")
 def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     """Audio files, and the folder each one's results go to relative to the output: a folder given is searched
     recursively and its layout mirrored (``Artist/Album/01.wav`` → ``OUT/Artist/Album/01/``), so two tracks with
-    one name in different albums never collide; a file given goes straight into the output."""
+    one name in different albums never collide; a file given goes straight into the output.
+
+    A file named twice is taken once; two files whose results would share a folder (``song.wav`` and
+    ``song.flac``) are a usage error, raised before any work starts, rather than one overwriting the other.
+    """
     from cantor.audio.io import READABLE_EXTENSIONS
 
     files: list[tuple[Path, Path]] = []
@@ -25,7 +29,19 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
             files += [(path, path.parent.relative_to(item)) for path in found if not _hidden(path, item)]
         else:
             files.append((item, Path()))
-    return files
+    unique, seen = [], set()
+    by_target: dict[Path, list[Path]] = {}
+    for path, folder in files:
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        unique.append((path, folder))
+        by_target.setdefault(folder / path.stem, []).append(path)
+    clashes = [paths for paths in by_target.values() if len(paths) > 1]
+    if clashes:
+        named = "; ".join(" and ".join(str(p) for p in paths) for paths in clashes)
+        raise UsageError(f"these inputs would write to the same output folder: {named} (rename one, or run them apart)")
+    return unique
 
 
 def _hidden(path: Path, root: Path) -> bool:
