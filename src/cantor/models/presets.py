@@ -267,7 +267,7 @@ class AnalysisTrainConfig:
     leakage_db: tuple[float, float] = (-30.0, -10.0)
     leakage_probability: float = 0.7
     gain_db: tuple[float, float] = (-12.0, 6.0)
-    eq_db: float = 6.0
+    eq_db: float = 0.0
     songs: int | None = None  # per data folder and split; None: all
     val_every_steps: int = 250
     val_items: int = 96
@@ -290,7 +290,6 @@ _TINY_ANALYSIS_TRAIN = AnalysisTrainConfig(
     max_steps=150,
     leakage_probability=0.0,
     gain_db=(-3.0, 3.0),
-    eq_db=0.0,
     val_every_steps=50,
     val_items=8,
     val_crop_frames=64,
@@ -304,7 +303,12 @@ TRANSCRIBER_PRESETS: dict[str, tuple[TranscriberConfig, AnalysisTrainConfig]] = 
     ),
 }
 INSTRUMENT_PRESETS: dict[str, tuple[InstrumentClassifierConfig, AnalysisTrainConfig]] = {
-    "classifier-small": (InstrumentClassifierConfig(), AnalysisTrainConfig(losses=INSTRUMENT_LOSSES)),
+    # The classifier gets the random equaliser: fine-tuned with it, unseen-font family accuracy rose (band 0.80 →
+    # 0.82, chorale 0.87 → 0.93); the transcriber fine-tuned with it lost raw pitch (0.94 → 0.92), so it has none.
+    "classifier-small": (
+        InstrumentClassifierConfig(),
+        AnalysisTrainConfig(losses=INSTRUMENT_LOSSES, eq_db=6.0),
+    ),
     "tiny-classifier": (
         InstrumentClassifierConfig(cqt=_TINY_CQT, channels=(8, 8), hidden=16, layers=2),
         dataclasses.replace(_TINY_ANALYSIS_TRAIN, losses=INSTRUMENT_LOSSES),
