@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -155,3 +156,11 @@ def test_cli_shards_split_a_library_between_machines(tiny_model, tmp_path):
     assert done[0] | done[1] == {str(index) for index in range(5)} and not done[0] & done[1]
     bad = _cantor("separate", str(library), "--model", str(tiny_model), "--shard", "2/2")
     assert bad.returncode == 2 and "--shard takes K/N" in bad.stderr
+
+
+def test_a_runs_best_or_final_export_is_named_after_its_run(tiny_model, tmp_path):
+    export = tmp_path / "band-long" / "best"
+    shutil.copytree(tiny_model, export)
+    assert Separator(export).name == "band-long-best"
+    assert Separator(tiny_model).name == "tiny"
+    assert Separator("band").name == "band"

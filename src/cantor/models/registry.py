@@ -41,6 +41,12 @@ def resolve_model(model: str | Path, *, kind: str) -> Path:
     return folder
 
 
+RUN_EXPORTS = ("best", "final")  # the model folders a training run writes
+
+
 def model_name(model: str | Path, folder: Path) -> str:
-    """What to call a model in output paths: its shipped name, else its folder's name."""
-    return model if isinstance(model, str) and not Path(model).is_dir() else folder.name
+    """What to call a model in output paths: its shipped name, else its folder's name — with the run's name in front
+    for a run's ``best``/``final`` export (``runs/band-long/best`` → ``band-long-best``), which alone says nothing."""
+    if isinstance(model, str) and not Path(model).is_dir():
+        return model
+    return f"{folder.parent.name}-{folder.name}" if folder.name in RUN_EXPORTS else folder.name
