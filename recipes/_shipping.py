@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import sys
@@ -28,6 +29,9 @@ def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tup
     for file in (CONFIG_FILE, WEIGHTS_FILE):
         shutil.copy(best / file, target / file)
         (target / file).chmod(0o644)  # safetensors writes 0600; a package file must be world-readable
+    if not payload["metadata"].get("metrics"):  # a final/ export is saved without them: take the logged ones
+        payload["metadata"]["metrics"] = _logged_validation(run, payload["metadata"]["step"])
+        (target / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")
     if logs := metric_logs(run / "logs"):  # the curves of every session of the run, also one that was stopped
         plot_training_curves(logs, target / "curves.png")
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
@@ -65,10 +69,21 @@ def training_lines(
 
 
 def metric_rows(payload: dict) -> list[str]:
-    """The validation metrics the weights were exported with, as a markdown table."""
+    """The validation metrics the weights were exported with (see :func:`copy_weights`), as a markdown table."""
     metrics = payload["metadata"].get("metrics", {})
     return [
         "| metric | value |",
         "|---|---|",
         *[f"| {k.removeprefix('valid/')} | {v:.3f} |" for k, v in sorted(metrics.items())],
     ]
+
+
+def _logged_validation(run: Path, step: int) -> dict[str, float]:
+    """The ``valid/*`` values logged at ``step`` (0-based in the log, so ``step - 1``) in the run's metric CSVs."""
+    found: dict[str, float] = {}
+    for log in metric_logs(run / "logs"):
+        with open(log, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("step") == str(step - 1):
+                    found |= {k: float(v) for k, v in row.items() if k.startswith("valid/") and v}
+    return found

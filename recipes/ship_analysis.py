@@ -67,10 +67,16 @@ def main() -> None:
     parser.add_argument(
         "--lineage", help="for a fine-tuned run: which weights it started from and how those were trained"
     )
+    parser.add_argument(
+        "--weights",
+        choices=("best", "final"),
+        default="best",
+        help="best (best validation score) or final (the end of training)",
+    )
     args = parser.parse_args()
 
     kind = KINDS[args.name]
-    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=kind)
+    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=kind, which=args.weights)
     meta = payload["metadata"]
     lines = [
         f"# Model card: `{args.name}` ({kind})",
@@ -81,7 +87,13 @@ def main() -> None:
         f"- configuration: `{json.dumps(payload['config'])}`",
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
-        *training_lines(payload, run, data=args.data_command, selection="best validation score", compute=args.compute),
+        *training_lines(
+            payload,
+            run,
+            data=args.data_command,
+            selection="best validation score" if args.weights == "best" else "the end of training",
+            compute=args.compute,
+        ),
         *([f"- started from: {args.lineage}"] if args.lineage else []),
         "",
         "## Validation (valid split: crops of single stems, most with the rest of their song leaking in, as in "

@@ -304,7 +304,7 @@ TRANSCRIBER_PRESETS: dict[str, tuple[TranscriberConfig, AnalysisTrainConfig]] = 
 }
 INSTRUMENT_PRESETS: dict[str, tuple[InstrumentClassifierConfig, AnalysisTrainConfig]] = {
     # The classifier gets the random equaliser: fine-tuned with it (two runs, 5500 steps), unseen-font family
-    # accuracy rose from 0.80 to 0.825 (band) and 0.87 to 0.95 (chorale); the transcriber fine-tuned with it lost
+    # accuracy rose from 0.80 to 0.81 (band) and 0.87 to 0.925 (chorale); the transcriber fine-tuned with it lost
     # raw pitch on the unseen font (0.94 → 0.92), so its preset has none.
     "classifier-small": (
         InstrumentClassifierConfig(),
