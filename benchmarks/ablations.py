@@ -11,7 +11,6 @@ longer are compared at the same step.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -19,18 +18,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import header
 
+from cantor.train.logs import logged_validations
+
 SOURCES = ("drums", "bass", "melody", "other")
 
 
 def validations(run: Path) -> list[dict[str, float]]:
     """Validation rows of every metrics CSV of ``run`` (earlier sessions' first), in order."""
-    rows = []
-    for path in sorted((run / "logs").glob("metrics*.csv"), key=lambda p: (p.name == "metrics.csv", p.name)):
-        with open(path) as handle:
-            for row in csv.DictReader(handle):
-                if row.get("valid/si_sdri"):
-                    rows.append({k: float(v) for k, v in row.items() if k.startswith("valid/") and v})
-    return rows
+    return [values for _, values in logged_validations(run / "logs") if "valid/si_sdri" in values]
 
 
 def main() -> None:

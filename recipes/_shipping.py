@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import sys
@@ -12,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from _report import machine_description
 
 from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, read_config
-from cantor.train.logs import metric_logs
+from cantor.train.logs import logged_validations, metric_logs
 from cantor.train.plots import plot_training_curves
 
 PACKAGE_WEIGHTS = Path(__file__).parent.parent / "src" / "cantor" / "weights"
@@ -79,11 +78,9 @@ def metric_rows(payload: dict) -> list[str]:
 
 
 def _logged_validation(run: Path, step: int) -> dict[str, float]:
-    """The ``valid/*`` values logged at ``step`` (0-based in the log, so ``step - 1``) in the run's metric CSVs."""
+    """The ``valid/*`` values logged at ``step`` (0-based in the log, so ``step - 1``)."""
     found: dict[str, float] = {}
-    for log in metric_logs(run / "logs"):
-        with open(log, newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row.get("step") == str(step - 1):
-                    found |= {k: float(v) for k, v in row.items() if k.startswith("valid/") and v}
+    for logged_step, values in logged_validations(run / "logs"):
+        if logged_step == step - 1:
+            found |= values
     return found

@@ -15,7 +15,7 @@ from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESepar
 from cantor.models.vocoder import VOCODER_KIND, build_vocoder
 from cantor.models.weights import load_weights, save_weights
 from cantor.nn.tcn import FrameNorm
-from cantor.train.logs import metric_logs
+from cantor.train.logs import logged_validations, metric_logs
 from cantor.train.runner import RunOptions
 from cantor.train.separator import initialise_reconstruction_from_vocoder, train_separator
 
@@ -157,6 +157,9 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
         int(row["step"]) for path in metric_logs(run / "logs") for row in csv.DictReader(path.open()) if row["step"]
     }
     assert min(logged_steps) < 6 <= max(logged_steps)
+    # The first session's one validation (at step 6, logged 0-based) is still read back after the second session.
+    validated = logged_validations(run / "logs")
+    assert [step for step, _ in validated] == [5] and "valid/si_sdri" in validated[0][1]
     # A time limit is per session: a resumed run trains on even though earlier sessions already took longer (here a
     # checkpoint whose Lightning timer says an hour has passed, as one from a long run does).
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)

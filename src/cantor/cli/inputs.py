@@ -32,9 +32,9 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     unique, seen = [], set()
     by_target: dict[Path, list[Path]] = {}
     for path, folder in files:
-        if path.resolve() in seen:
+        if (resolved := path.resolve()) in seen:
             continue
-        seen.add(path.resolve())
+        seen.add(resolved)
         unique.append((path, folder))
         by_target.setdefault(folder / path.stem, []).append(path)
     clashes = [paths for paths in by_target.values() if len(paths) > 1]

@@ -7,6 +7,7 @@ curves of every earlier session of a resumed run. Before each session the previo
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 CURRENT = "metrics.csv"
@@ -23,6 +24,18 @@ def metric_logs(log_dir: Path) -> list[Path]:
     """Every session's metrics CSV, oldest first."""
     current = log_dir / CURRENT
     return _previous(log_dir) + ([current] if current.is_file() else [])
+
+
+def logged_validations(log_dir: Path) -> list[tuple[int, dict[str, float]]]:
+    """Every validation the run logged, oldest first: (step as logged, 0-based; its ``valid/*`` values)."""
+    found = []
+    for log in metric_logs(log_dir):
+        with open(log, newline="") as handle:
+            for row in csv.DictReader(handle):
+                values = {key: float(value) for key, value in row.items() if key.startswith("valid/") and value}
+                if values:
+                    found.append((int(row["step"]), values))
+    return found
 
 
 def _previous(log_dir: Path) -> list[Path]:
