@@ -10,6 +10,9 @@ tune), and novelty is measured on the melody (bass lines and chords follow patte
 Held-out pieces are the corpus's valid and test tunes (split by tune group, as for training; valid chose the
 checkpoint, nothing was trained on either), cut to their first ``--bars`` bars. Measured:
 
+- keys: the LSTM-VAE learns from every transposition of the tunes (±6 semitones), then moves each sampled piece into
+  a key drawn from the training pieces' keys (``Generator.sample(key="style")``, the default); the table also shows
+  its samples in the keys as written, and the Markov chain's moved by the same step;
 - reconstruction of held-out windows: token accuracy with the posterior mean (teacher-forced, MusicVAE's measure, and
   free-running), and the bound on the negative log-likelihood per token (reconstruction + KL);
 - statistics of ``--samples`` pieces of ``--bars`` bars per system beside the held-out set (MusPy's definitions);
@@ -37,7 +40,7 @@ from cantor.data.arrange import band_scores
 from cantor.data.band_grid import BandGridConverter
 from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.symbolic import HOLD, ONSET, REST, NotRepresentable
-from cantor.inference.generate import Generator
+from cantor.inference.generate import WRITTEN_KEYS, Generator, move_to_key, seeded_generator
 from cantor.metrics.music import STATISTICS, NoveltyIndex, overlap, set_statistics
 from cantor.models.generator import kl_divergence, reconstruction_loss
 
@@ -174,9 +177,16 @@ def main() -> None:
         args.samples, bars=args.bars, temperature=args.temperature, seed=args.seed
     )
     sample_seconds = time.perf_counter() - started
+    sets["Cantor LSTM-VAE, keys as written"] = generator.sample(
+        args.samples, bars=args.bars, temperature=args.temperature, seed=args.seed, key=WRITTEN_KEYS
+    )
     markov = MarkovBaseline(tokens["train"], converter, order=args.markov_order)
-    sets[f"Markov (order {args.markov_order})"] = [
-        converter.from_tensors(markov.sample(steps, rng), title="markov") for _ in range(args.samples)
+    markov_tokens = [markov.sample(steps, rng) for _ in range(args.samples)]
+    sets[f"Markov (order {args.markov_order})"] = [converter.from_tensors(t, title="markov") for t in markov_tokens]
+    keys_generator = seeded_generator(args.seed)  # the LSTM-VAE's key step, for the baseline that needs it alike
+    sets[f"Markov (order {args.markov_order}), style keys"] = [
+        converter.from_tensors(move_to_key(t, converter, generator.config.key_prior, keys_generator), title="markov")
+        for t in markov_tokens
     ]
     sets["random notes in key"] = [
         converter.from_tensors(random_in_key(converter, tokens["held-out"], steps, rng), title="random")

@@ -39,6 +39,15 @@ def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tup
     return target, payload, run_info, size_mb
 
 
+def key_prior_line(config: dict) -> str:
+    """A generator card's line on the keys its samples are moved into (``GeneratorConfig.key_prior``)."""
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in config.get("key_prior", [])[:6])
+    return (
+        f"- keys of sampled pieces: drawn from the keys of the training pieces ({shares}, …); "
+        "`--key written` keeps the key the model wrote"
+    )
+
+
 def compute_line(
     payload: dict, run_info: dict, *, selection: str, compute: str | None, machine: str | None = None
 ) -> str:

@@ -4,7 +4,8 @@
         --benchmark benchmarks/results/generation-chorale.md --compute "…"
 
 The card records the training command, steps, compute, parameters and validation metrics, and the headline rows
-of the generation benchmark (held-out tunes; Markov and random baselines beside it).
+of the generation benchmark (held-out tunes; Markov and random baselines beside it). After a benchmark rerun,
+``--style chorale --benchmark TABLE`` without ``--run`` refreshes only those rows of the shipped card.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import compute_line, copy_weights, metric_rows
+from _shipping import PACKAGE_WEIGHTS, compute_line, copy_weights, key_prior_line, metric_rows
 
 from cantor.inference.generate import SHIPPED_SUFFIX
 from cantor.models.generator import GENERATOR_KIND
@@ -60,9 +61,29 @@ def benchmark_rows(table: Path) -> list[str]:
     return rows
 
 
+def measured_section(table: Path) -> list[str]:
+    return [
+        "## Measured (`benchmarks/generation.py`, held-out tunes)",
+        "",
+        *benchmark_rows(table),
+        "",
+        f"See `{table}` for every statistic and feature.",
+    ]
+
+
+def refresh_measured(card: Path, table: Path) -> None:
+    """Replace the "## Measured" section of a shipped model's card with the rows of a newer benchmark run."""
+    lines = card.read_text().splitlines()
+    start = lines.index(measured_section(table)[0])
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    lines[start:end] = [*measured_section(table), ""] if end < len(lines) else measured_section(table)
+    card.write_text("\n".join(lines) + "\n")
+    print(f"{card}: measured rows from {table}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--run", type=Path, help="the training run to ship (left out: --benchmark refreshes the card)")
     parser.add_argument("--style", required=True)
     parser.add_argument("--benchmark", type=Path, help="table written by benchmarks/generation.py")
     parser.add_argument("--compute", help="what training cost")
@@ -71,6 +92,11 @@ def main() -> None:
     args = parser.parse_args()
 
     name = f"{args.style}{SHIPPED_SUFFIX}"
+    if args.run is None:
+        if not args.benchmark:
+            parser.error("give --run to ship a model, or --benchmark to refresh a shipped model's card")
+        refresh_measured(PACKAGE_WEIGHTS / name / "MODEL_CARD.md", args.benchmark)
+        return
     target, payload, run, size_mb = copy_weights(args.run, name, kind=GENERATOR_KIND)
     meta, config = payload["metadata"], payload["config"]
     grid = config["converter"]
@@ -88,7 +114,8 @@ def main() -> None:
         "",
         f'- use: `cantor generate sample --style {args.style}`, `cantor.Generator("{args.style}")`',
         f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
-        f"- configuration: `{json.dumps(config)}`",
+        f"- configuration: `{json.dumps({k: v for k, v in config.items() if k != 'key_prior'})}`",
+        key_prior_line(config),
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
         "## Training",
@@ -105,9 +132,7 @@ def main() -> None:
         *metric_rows(payload),
     ]
     if args.benchmark:
-        lines += ["", "## Measured (`benchmarks/generation.py`, held-out tunes)", ""]
-        lines += benchmark_rows(args.benchmark)
-        lines += ["", f"See `{args.benchmark}` for every statistic and feature."]
+        lines += ["", *measured_section(args.benchmark)]
     if args.note:
         lines += ["", "## Notes", "", *[f"- {note}" for note in args.note]]
     (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")

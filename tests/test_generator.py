@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,63 @@ def test_sampling_and_continuation(memorised, windows):
     assert np.array_equal(tokens[:32], windows[0].numpy())  # the primer is kept as it was
 
 
+def test_move_to_key_transposes_the_short_way_within_range():
+    from cantor.data.symbolic import HOLD, ONSET, pitched_notes
+    from cantor.data.theory import estimate_key
+    from cantor.inference.generate import move_to_key
+
+    converter = TINY.converter
+    c_major = [60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60, 55, 59, 62, 60, 60]  # a C major tune, every voice
+    steps = [[ONSET + pitch - converter.low] * 4 if on else [HOLD] * 4 for pitch in c_major for on in (1, 0)]
+    tokens = np.array(steps)  # [32 steps, 4 voices]: eighth notes
+    random = torch.Generator().manual_seed(0)
+
+    def key_of(moved) -> tuple[int, str]:
+        return estimate_key(pitched_notes(converter.from_tensors(moved)))
+
+    assert key_of(tokens) == (0, "major")
+    to_g = move_to_key(tokens, converter, (("G major", 1.0),), random)
+    assert key_of(to_g) == (7, "major") and converter.decode(to_g)["soprano"][0].pitch == 55  # down a fourth
+    # a prior of minor keys only: the major tune still goes to one of them (no key of its mode to choose)
+    assert key_of(move_to_key(tokens, converter, (("E minor", 1.0),), random))[0] == 4
+    assert key_of(move_to_key(tokens, converter, (), random)) == (0, "major")  # no prior: as written
+    assert key_of(move_to_key(tokens, converter, (), random, tonic=10)) == (10, "major")
+    high = dataclasses.replace(converter, high=72)  # no room above, and up is the short way to D: goes down
+    assert high.decode(move_to_key(tokens, high, (), random, tonic=2))["soprano"][0].pitch == 50
+    cramped = dataclasses.replace(converter, low=55, high=72)  # no room either way: unchanged
+    assert np.array_equal(move_to_key(tokens, cramped, (), random, tonic=6), tokens)
+
+
+def test_samples_go_into_the_styles_keys(memorised, tmp_path):
+    from cantor.data.symbolic import pitched_notes
+    from cantor.data.theory import estimate_key, key_name
+    from cantor.errors import UsageError
+    from cantor.inference.generate import Generator
+    from cantor.models.generator import GENERATOR_KIND
+    from cantor.models.weights import save_weights
+
+    prior = (("A minor", 0.5), ("F major", 0.5))
+    folder = tmp_path / "keyed"
+    config = dataclasses.replace(TINY, key_prior=prior).to_dict()
+    save_weights(folder, Generator(memorised).model, kind=GENERATOR_KIND, config=config, metadata={"step": 1})
+    generator = Generator(folder)
+    assert generator.config.key_prior == prior  # read back from config.json as written
+    styled = generator.sample(8, bars=4, seed=2)
+    written = generator.sample(8, bars=4, seed=2, key="written")
+    assert [_notes(p) for p in styled] == [_notes(p) for p in generator.sample(8, bars=4, seed=2)]  # seeded
+    moved = 0
+    for piece, original in zip(styled, written, strict=True):
+        key = key_name(*estimate_key(pitched_notes(piece)))
+        if _notes(piece) != _notes(original) or key in dict(prior):
+            assert key in dict(prior)
+            moved += 1
+    assert moved >= 6  # the rest could not move without leaving the range
+    in_d = generator.sample(3, bars=4, seed=2, key="D")
+    assert sum(estimate_key(pitched_notes(p))[0] == 2 for p in in_d) >= 2
+    with pytest.raises(UsageError, match="not a tonic"):
+        generator.sample(1, key="H")
+
+
 def test_bad_requests_get_clear_errors(memorised, tmp_path):
     from cantor.errors import UsageError
     from cantor.inference.generate import Generator
@@ -158,6 +216,14 @@ def test_training_command_exports_a_model_that_learnt(tmp_path):
 
     untrained = accuracy(LSTMVAE(generator.config).eval())
     assert accuracy(generator.model) > max(0.8, untrained + 0.15)
+    # the keys sampled pieces are moved into: those of the training chorales, counted
+    from cantor.data.symbolic import pitched_notes
+    from cantor.data.theory import estimate_key, key_name
+
+    used = set(generator.converter.corpus_windows(corpus_split(load_corpus(), "train", 3), hop_bars=4)[1])
+    keys = {key_name(*estimate_key(pitched_notes(p))) for p in load_corpus() if p.piece_id in used}
+    assert {name for name, _ in generator.config.key_prior} == keys
+    assert sum(share for _, share in generator.config.key_prior) == pytest.approx(1, abs=1e-3)
 
 
 def test_generate_command_writes_every_file(memorised, tmp_path):

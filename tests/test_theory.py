@@ -33,3 +33,26 @@ def test_voicing_stays_in_range_and_moves_little():
         assert {p % 12 for p in voicing} == set(chord.pitch_classes)
     # C → F by common-tone voice leading: every voice moves at most a whole tone
     assert sum(min(abs(a - b) for b in first) for a in second) <= 6
+
+
+def test_key_names_parse_and_bad_ones_are_refused():
+    import pytest
+
+    from cantor.data.theory import key_name, tonic_of
+
+    assert [tonic_of(name) for name in ("C", "F#", "Bb", "eb", "D major", "B#")] == [0, 6, 10, 3, 2, 0]
+    assert key_name(14, "minor") == "D minor" and tonic_of(key_name(8, "major")) == 8
+    for bad in ("", "H", "Cx", "major"):
+        with pytest.raises(ValueError, match="not a tonic"):
+            tonic_of(bad)
+
+
+def test_key_shares_count_the_keys_that_estimate_key_reads():
+    from cantor.data.theory import key_shares
+
+    def scale(tonic: int, steps=(0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0)) -> list[Note]:
+        return [Note(48 * i, 48, 60 + tonic + s) for i, s in enumerate(steps)]
+
+    minor = (0, 2, 3, 5, 7, 8, 11, 12, 7, 3, 0)
+    shares = key_shares([scale(2), scale(7), scale(2), scale(9, minor)])
+    assert shares == (("D major", 0.5), ("G major", 0.25), ("A minor", 0.25))

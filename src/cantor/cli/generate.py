@@ -85,6 +85,12 @@ def sample(
     bars: int = typer.Option(16, "--bars", help="Length of each piece in bars."),
     temperature: float = _TEMPERATURE,
     seed: int = _SEED,
+    key: str = typer.Option(
+        "style",
+        "--key",
+        help="Tonic of every piece (e.g. D, Bb); 'style': one of the style's own keys, drawn per piece; "
+        "'written': as the model wrote it.",
+    ),
     out: Path = _OUT,
     tempo: float = _TEMPO,
     program: int = _PROGRAM,
@@ -97,8 +103,8 @@ def sample(
     from cantor.inference.generate import Generator
 
     generator = Generator(style)
-    pieces = generator.sample(n, bars=bars, temperature=temperature, seed=seed)
-    settings = {"action": "sample", "n": n, "bars": bars, "temperature": temperature, "seed": seed}
+    pieces = generator.sample(n, bars=bars, temperature=temperature, seed=seed, key=key)
+    settings = {"action": "sample", "n": n, "bars": bars, "temperature": temperature, "seed": seed, "key": key}
     _write(pieces, generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
 
 

@@ -39,6 +39,7 @@ from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.effects import apply_effects, draw_effects, rms_db
 from cantor.data.instruments import family_of, instrument_name
 from cantor.data.render import FluidRenderer
+from cantor.data.theory import PITCH_CLASS_NAMES
 from cantor.errors import CantorError, UsageError
 from cantor.files import write_json_atomic, write_text_atomic
 
@@ -338,7 +339,6 @@ def _peak(audio: np.ndarray) -> float:
 
 def _song_record(spec, config, arrangement: Arrangement, stem_records: dict, mix_record: dict) -> dict:
     piece = arrangement.piece
-    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
     extension = config.audio_format
     return {
         "name": spec.name,
@@ -352,7 +352,7 @@ def _song_record(spec, config, arrangement: Arrangement, stem_records: dict, mix
             "collection": piece.source,
             "tune_group": piece.tune_group,
         },
-        "key": {"tonic": names[(piece.tonic_pc + arrangement.transpose) % 12], "mode": piece.mode},
+        "key": {"tonic": PITCH_CLASS_NAMES[(piece.tonic_pc + arrangement.transpose) % 12], "mode": piece.mode},
         "meter": f"{piece.meter[0]}/{piece.meter[1]}",
         "style": arrangement.style,
         "tempo_bpm": arrangement.tempo_bpm,

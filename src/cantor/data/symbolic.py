@@ -181,6 +181,11 @@ class VoiceGridConverter:
         )
 
 
+def pitched_notes(piece: Piece) -> list[Note]:
+    """Every note of the piece's pitched voices (the drum voice's "pitches" name instruments, not pitches)."""
+    return [note for voice, notes in piece.voices.items() if voice != DRUM_VOICE for note in notes]
+
+
 def restate_held_notes(window: np.ndarray, before: np.ndarray) -> np.ndarray:
     """``window [steps, voices]`` cut from a longer sequence after ``before``: a voice that starts on a hold gets
     the onset that the hold continues (each window stands alone, as the model was trained), or a rest when what

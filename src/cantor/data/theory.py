@@ -8,7 +8,8 @@ transitions prefer staying, falling fifths and stepwise root motion. Viterbi pic
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from cantor.data.corpus import Note
 QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "dom7": (0, 4, 7, 10)}
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # How much one window's notes count against the key prior and the transition bonus. Weighed per voice so a lone
 # folk melody moves the harmony as readily as four chorale voices do; lower values leave folk tunes on the tonic.
 EVIDENCE_WEIGHT = 4.0
@@ -42,9 +44,8 @@ class Chord:
         return (self.root + (6 if self.quality == "dim" else 7)) % 12
 
     def name(self) -> str:
-        names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
         suffix = {"maj": "", "min": "m", "dim": "dim", "dom7": "7"}[self.quality]
-        return names[self.root] + suffix
+        return PITCH_CLASS_NAMES[self.root] + suffix
 
 
 def diatonic_chords(tonic: int, mode: str) -> dict[Chord, float]:
@@ -167,6 +168,28 @@ def estimate_key(notes: Sequence[Note]) -> tuple[int, str]:
     ]
     _, tonic, mode = max(candidates)
     return tonic, mode
+
+
+def key_name(tonic: int, mode: str) -> str:
+    """``(2, "major")`` → ``"D major"``."""
+    return f"{PITCH_CLASS_NAMES[tonic % 12]} {mode}"
+
+
+def tonic_of(name: str) -> int:
+    """The pitch class of a tonic's name ("D", "F#", "Bb"; enharmonic spellings too) or of a key's ("D major")."""
+    letter, *rest = name.strip().split()[0] if name.strip() else "?"
+    natural = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}.get(letter.upper())
+    if natural is None or any(sign not in "#b" for sign in rest):
+        raise ValueError(f"not a tonic: {name!r} (expected e.g. C, F#, Bb)")
+    return (natural + rest.count("#") - rest.count("b")) % 12
+
+
+def key_shares(pieces_notes: Iterable[Sequence[Note]]) -> tuple[tuple[str, float], ...]:
+    """How often each key (as :func:`estimate_key` reads it) occurs among pieces given by their notes, most common
+    first: ``(("D major", 0.31), ("G major", 0.28), …)``."""
+    counts = Counter(key_name(*estimate_key(notes)) for notes in pieces_notes)
+    total = sum(counts.values())
+    return tuple((name, round(count / total, 4)) for name, count in counts.most_common())
 
 
 def scale_of(tonic: int, mode: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ p(z | known bars)), and only its remaining bars are decoded. Continuing a user's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from cantor.data.corpus import Piece
-from cantor.data.symbolic import NotRepresentable, restate_held_notes
+from cantor.data.symbolic import NotRepresentable, pitched_notes, restate_held_notes
+from cantor.data.theory import estimate_key, tonic_of
 from cantor.errors import UsageError
 from cantor.models.generator import GENERATOR_KIND, LSTMVAE, GeneratorConfig
 from cantor.models.registry import available_models, model_name, resolve_model
@@ -27,6 +29,7 @@ from cantor.models.weights import load_weights
 
 SHIPPED_SUFFIX = "-generator"  # shipped generators are named <style>-generator
 CANDIDATES = 8  # latent codes weighed per continuation window (each costs a decode of the known bars)
+STYLE_KEYS, WRITTEN_KEYS = "style", "written"  # the two keys of ``Generator.sample`` that are not a tonic
 
 
 def resolve_generator(model: str | Path) -> Path:
@@ -78,13 +81,32 @@ class Generator:
 
     # --- the three ways to make music ------------------------------------------------------------------------
 
-    def sample(self, n: int = 1, *, bars: int = 16, temperature: float = 0.9, seed: int | None = None) -> list[Piece]:
-        """``n`` new pieces of ``bars`` bars, each from its own latent code drawn from the prior."""
+    def sample(
+        self,
+        n: int = 1,
+        *,
+        bars: int = 16,
+        temperature: float = 0.9,
+        seed: int | None = None,
+        key: str = STYLE_KEYS,
+    ) -> list[Piece]:
+        """``n`` new pieces of ``bars`` bars, each from its own latent code drawn from the prior.
+
+        ``key``: ``"style"`` moves each piece into a key drawn from the style's own (the keys of its training pieces,
+        ``config.key_prior``; the model itself learnt from every transposition), ``"written"`` leaves it where the
+        model wrote it, a tonic ("D", "Bb") moves it there (its mode stays as written). A piece whose notes would
+        leave the model's range stays put."""
         self._check(n=n, bars=bars, temperature=temperature)
+        target_tonic = self._target_tonic(key)
         generator = seeded_generator(seed)
         z = torch.randn(n, self.config.latent, generator=generator)
         tokens = self.model.sample(z, temperature=temperature, generator=generator)
-        tokens = self._extend(tokens, bars * self.converter.steps_per_bar, temperature, generator)
+        tokens = self._extend(tokens, bars * self.converter.steps_per_bar, temperature, generator).numpy()
+        if key != WRITTEN_KEYS:
+            tokens = [
+                move_to_key(item, self.converter, self.config.key_prior, generator, tonic=target_tonic)
+                for item in tokens
+            ]
         return [self._piece(item, f"{self.name}-sample-{index + 1}") for index, item in enumerate(tokens)]
 
     @torch.no_grad()
@@ -166,6 +188,15 @@ class Generator:
             tokens = torch.cat([tokens, new], dim=1)
         return tokens[:, :target_steps]
 
+    def _target_tonic(self, key: str) -> int | None:
+        """The tonic pitch class that ``key`` names, or None for the style's keys or the written ones."""
+        if key in (STYLE_KEYS, WRITTEN_KEYS):
+            return None
+        try:
+            return tonic_of(key)
+        except ValueError as error:
+            raise UsageError(f"key: {error}, or {STYLE_KEYS!r} or {WRITTEN_KEYS!r}") from error
+
     def _encode(self, piece: Piece) -> np.ndarray:
         try:
             return self.converter.encode(piece)
@@ -190,6 +221,33 @@ class Generator:
             raise UsageError(f"bars must be at least 1, got {bars}")
         if temperature < 0:
             raise UsageError(f"temperature must be at least 0, got {temperature}")
+
+
+def move_to_key(
+    tokens: np.ndarray,
+    converter,
+    key_prior: Sequence[tuple[str, float]],
+    generator: torch.Generator,
+    *,
+    tonic: int | None = None,
+) -> np.ndarray:
+    """``tokens [steps, voices]`` transposed (by the smaller of the two ways round) so that the key they are written
+    in (as :func:`estimate_key` reads it) gets ``tonic``, or one drawn from ``key_prior`` among its keys of the same
+    mode when ``tonic`` is None. Unchanged when the notes would leave the converter's range, or when ``key_prior``
+    is empty (a model trained before priors were counted)."""
+    written_tonic, mode = estimate_key(pitched_notes(converter.from_tensors(tokens)))
+    if tonic is None:
+        keys = [entry for entry in key_prior if entry[0].endswith(mode)] or list(key_prior)
+        if not keys:
+            return tokens
+        shares = torch.tensor([share for _, share in keys])
+        tonic = tonic_of(keys[int(torch.multinomial(shares, 1, generator=generator))][0])
+    shift = (tonic - written_tonic) % 12
+    for semitones in sorted((shift, shift - 12), key=abs):
+        moved = converter.transpose(tokens, semitones)
+        if moved is not None:
+            return moved
+    return tokens
 
 
 def seeded_generator(seed: int | None) -> torch.Generator:

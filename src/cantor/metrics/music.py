@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from cantor.data.corpus import TICKS_PER_QUARTER, Piece
-from cantor.data.symbolic import DRUM_VOICE
+from cantor.data.symbolic import DRUM_VOICE, pitched_notes
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
@@ -24,7 +24,7 @@ NOVELTY_NOTES = 16
 
 def _notes(piece: Piece, *, drums: bool = False) -> list:
     """Every note of the pitched voices (and of the drums where ``drums``: their "pitches" name instruments)."""
-    return [note for voice, notes in piece.voices.items() if drums or voice != DRUM_VOICE for note in notes]
+    return [note for notes in piece.voices.values() for note in notes] if drums else pitched_notes(piece)
 
 
 def pitch_range(piece: Piece) -> float:

@@ -35,6 +35,10 @@ class GeneratorConfig:
     decoder_hidden: int = 256
     decoder_layers: int = 2
     dropout: float = 0.0  # between the decoder's LSTM layers
+    # How often each key occurs among the training pieces, (("D major", 0.31), …): the model learns from pieces
+    # transposed into every key, so a sampled piece is moved into a key drawn from here, the style's own keys
+    # (fiddle tunes sit in D and G). Counted from the data, not learned; empty: pieces stay in the key written.
+    key_prior: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -43,6 +47,7 @@ class GeneratorConfig:
     def from_dict(payload: dict) -> GeneratorConfig:
         payload = dict(payload)
         payload["converter"] = VoiceGridConverter.from_dict(payload["converter"])
+        payload["key_prior"] = tuple((str(name), float(share)) for name, share in payload.get("key_prior", ()))
         return GeneratorConfig(**payload)
 
 

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 from cantor.data.arrange import band_scores
 from cantor.data.band_grid import BandGridConverter
 from cantor.data.corpus import Piece, load_corpus, split_of
-from cantor.data.symbolic import ONSET, NotRepresentable, VoiceGridConverter, WindowDataset
+from cantor.data.symbolic import ONSET, NotRepresentable, VoiceGridConverter, WindowDataset, pitched_notes
+from cantor.data.theory import key_shares
 from cantor.models.generator import (
     GENERATOR_KIND,
     LSTMVAE,
@@ -78,7 +79,8 @@ class GeneratorSystem(L.LightningModule):
         from cantor.inference.generate import Generator
 
         generator = Generator(base)
-        if generator.config != self.model_config:
+        if dataclasses.replace(generator.config, key_prior=()) != dataclasses.replace(self.model_config, key_prior=()):
+            # (the key prior is counted from the data, the new pieces' here: only the network must match)
             raise ValueError(f"{generator.folder}: its config differs from the model being trained")
         self.model.load_state_dict(generator.model.state_dict())
         for name, parameter in generator.model.named_parameters():
@@ -163,20 +165,21 @@ def generator_datasets(
     model_config: GeneratorConfig,
     train_config: GeneratorTrainConfig,
     pieces: dict[str, list[Piece]] | None = None,
-) -> tuple[WindowDataset, WindowDataset, str]:
-    """(train, valid) window datasets from the corpus split by tune (or from ``pieces`` by split), and a line that
-    describes them."""
+) -> tuple[WindowDataset, WindowDataset, str, tuple[tuple[str, float], ...]]:
+    """(train, valid) window datasets from the corpus split by tune (or from ``pieces`` by split), a line that
+    describes them, and how often each key occurs among the training pieces (the model's ``key_prior``)."""
     converter = model_config.converter
     if pieces is None:
         corpus = load_corpus()
         pieces = {split: corpus_split(corpus, split, train_config.pieces) for split in ("train", "valid")}
         if isinstance(converter, BandGridConverter):
             pieces = {split: band_scores(found, train_config.arrangements) for split, found in pieces.items()}
-    sets, counts = {}, []
+    sets, counts, used = {}, [], {}
     for split in ("train", "valid"):
         windows, owners = converter.corpus_windows(pieces[split], hop_bars=train_config.hop_bars)
-        sets[split] = windows
-        counts.append(f"{split} {len(set(owners))} pieces / {len(windows)} windows")
+        sets[split], used[split] = windows, set(owners)
+        counts.append(f"{split} {len(used[split])} pieces / {len(windows)} windows")
+    key_prior = key_shares(pitched_notes(piece) for piece in pieces["train"] if piece.piece_id in used["train"])
     train_set = WindowDataset(
         sets["train"],
         converter,
@@ -187,7 +190,7 @@ def generator_datasets(
     valid_set = WindowDataset(sets["valid"], converter, random=False)
     voices = "+".join(converter.voices)
     description = f"windows of {converter.bars} bars ({voices}), ±{train_config.transpose} st: " + "; ".join(counts)
-    return train_set, valid_set, description
+    return train_set, valid_set, description, key_prior
 
 
 def train_generator(
@@ -201,7 +204,8 @@ def train_generator(
 ) -> Path:
     """Train (or resume) the LSTM-VAE on the corpus (or on ``pieces`` by split, named ``data``); export
     ``out/best`` and ``out/final``."""
-    train_set, valid_set, description = generator_datasets(model_config, train_config, pieces)
+    train_set, valid_set, description, key_prior = generator_datasets(model_config, train_config, pieces)
+    model_config = dataclasses.replace(model_config, key_prior=key_prior)
     train_loader = DataLoader(
         train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
     )
