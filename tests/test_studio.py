@@ -14,6 +14,8 @@ import pytest
 import soundfile
 from fastapi.testclient import TestClient
 
+from cantor.data.corpus import Note
+from cantor.data.theory import estimate_key
 from cantor.web.app import StudioSettings, create_app
 from cantor.web.jobs import JobStore
 
@@ -66,7 +68,7 @@ def test_separating_the_bundled_example_end_to_end(studio):
 
 def test_generating_writes_midi_audio_and_a_piano_roll(studio):
     client, _ = studio
-    response = submit(client, "generate", {"style": "chorale", "bars": 4, "n": 2, "seed": 3})
+    response = submit(client, "generate", {"style": "chorale", "bars": 4, "n": 2, "seed": 3, "key": "Bb"})
     assert response.status_code == 201, response.text
     job = wait(client, response.json()["id"])
     assert job["state"] == "done", job["error"]
@@ -74,7 +76,10 @@ def test_generating_writes_midi_audio_and_a_piano_roll(studio):
     for piece in job["summary"]["pieces"]:
         assert {f"{piece}.mid", f"{piece}.wav", f"{piece}.png", f"{piece}.musicxml"} <= set(job["files"])
     midi = client.get(f"/api/jobs/{job['id']}/files/{job['summary']['pieces'][0]}.mid").content
-    assert sum(len(track.notes) for track in pretty_midi.PrettyMIDI(io.BytesIO(midi)).instruments) > 8
+    tracks = pretty_midi.PrettyMIDI(io.BytesIO(midi)).instruments
+    assert sum(len(track.notes) for track in tracks) > 8
+    notes = [Note(0, int(100 * (n.end - n.start)), n.pitch) for track in tracks for n in track.notes]
+    assert estimate_key(notes)[0] == 10  # in the key asked for: B flat
 
 
 def test_interpolating_between_two_new_pieces(studio):
@@ -104,6 +109,7 @@ def test_bad_requests_are_refused_with_the_reason(studio):
     before = len(list((data / "jobs").iterdir()))
     assert submit(client, "transcribe", {}).status_code == 422
     assert "bars" in submit(client, "generate", {"bars": 500}).json()["detail"]
+    assert "tonic" in submit(client, "generate", {"key": "H"}).json()["detail"]
     assert submit(client, "generate", {"style": "chorale", "path": "/etc"}).status_code == 422
     assert submit(client, "generate", {"bars": True}).status_code == 422
     text = submit(client, "separate", {}, b"this is not audio at all " * 40, filename="song.wav")

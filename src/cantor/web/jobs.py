@@ -18,6 +18,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cantor.data.theory import PITCH_CLASS_NAMES
 from cantor.errors import CantorError
 from cantor.files import write_json_atomic
 
@@ -108,6 +109,8 @@ class JobStore:
 
 # --- options ---------------------------------------------------------------------------------------------------
 
+STUDIO_KEYS = ("style", "written", *PITCH_CLASS_NAMES)  # Generator.sample's keys: the style's, as written, a tonic
+
 # Per task: option → (type, check, what it must be). Anything else is refused, so a client cannot reach further
 # into the API than the page does.
 _OPTIONS = {
@@ -121,6 +124,7 @@ _OPTIONS = {
         "tempo": (float, lambda v: 30 <= v <= 240, "30 to 240"),
         "seed": (int, lambda v: 0 <= v < 2**31, "0 to 2^31"),
         "interpolate": (int, lambda v: 2 <= v <= 9, "2 to 9 steps"),
+        "key": (str, lambda v: v in STUDIO_KEYS, "style, written or a tonic from C to B"),
     },
     "variations": {
         "stem": (str, lambda v: v in ("melody", "bass", "other", "drums", "none"), "melody, bass, other, drums, none"),
@@ -244,6 +248,7 @@ def _generate(upload: Path | None, out: Path, options: dict, progress) -> dict:
         bars=int(options.get("bars", 8)),
         temperature=float(options.get("temperature", 0.9)),
         seed=options.get("seed"),
+        key=options.get("key", "style"),
     )
     if steps:  # a morph between two new pieces, both ends included
         pieces = generator.interpolate(pieces[0], pieces[1], steps=steps)
