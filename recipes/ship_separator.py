@@ -20,6 +20,15 @@ from _shipping import copy_weights, training_lines
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
 
 
+def soundfonts_line(run_info: dict) -> str:
+    """ "soundfonts A, B, …" as the run's data folder records them (``build.json``), else just "soundfonts"."""
+    build = Path(run_info.get("data", "")) / "build.json"
+    if not build.is_file():
+        return "General-MIDI soundfonts"
+    fonts = json.loads(build.read_text()).get("soundfonts", [])
+    return f"{len(fonts)} soundfonts ({', '.join(Path(font).stem for font in fonts)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True)
@@ -68,9 +77,9 @@ def main() -> None:
         "",
         "## Limits",
         "",
-        "Trained only on Cantor's rendered General-MIDI songs (three soundfonts, per-stem effects). Expect far lower "
-        "quality on real recordings and on instruments far from GM timbres; the unseen-soundfont row above is the "
-        "honest guide.",
+        f"Trained only on Cantor's rendered General-MIDI songs, with per-stem effects, from {soundfonts_line(run)}. "
+        "Expect far lower quality on real recordings and on instruments far from GM timbres; the unseen-soundfont "
+        "row above is the honest guide.",
     ]
     (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {args.name} → {target} ({size_mb:.1f} MB)")
