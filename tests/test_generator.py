@@ -230,6 +230,9 @@ def test_generate_command_writes_every_file(memorised, tmp_path):
     import pretty_midi
     import soundfile
 
+    from cantor.data.corpus import Note
+    from cantor.data.theory import estimate_key
+
     from .test_cli import cantor
 
     out = tmp_path / "out"
@@ -241,7 +244,11 @@ def test_generate_command_writes_every_file(memorised, tmp_path):
         midi = pretty_midi.PrettyMIDI(str(stem.with_suffix(".mid")))
         assert [track.name for track in midi.instruments] == list(TINY.converter.voices)
         assert sum(len(track.notes) for track in midi.instruments) > 0
-        assert "<score-partwise" in stem.with_suffix(".musicxml").read_text()
+        musicxml = stem.with_suffix(".musicxml").read_text()
+        assert "<score-partwise" in musicxml and "<fifths>" in musicxml  # with a key signature
+        heard = [Note(0, round(1000 * (n.end - n.start)), n.pitch) for t in midi.instruments for n in t.notes]
+        tonic, mode = estimate_key(heard)
+        assert [k.key_number for k in midi.key_signature_changes] == [tonic + 12 * (mode == "minor")]
         assert stem.with_suffix(".png").stat().st_size > 1000
         audio, rate = soundfile.read(stem.with_suffix(".wav"))
         assert rate == 44100 and np.abs(audio).max() > 0.1

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cantor.data.corpus import CHORALE_VOICES, TICKS_PER_QUARTER, Note, Piece
+from cantor.data.theory import estimate_key
 from cantor.errors import CantorError
 from cantor.files import atomic_path
 
@@ -163,27 +164,33 @@ class VoiceGridConverter:
         """A user's MIDI file as a piece with this converter's voices."""
         return piece_from_midi(path, self.voices)
 
-    def from_tensors(self, tokens: np.ndarray, *, title: str = "generated", tonic_pc: int = 0) -> Piece:
-        """Tokens ``[steps, voices]`` → a 4/4 :class:`Piece` (for MIDI, MusicXML and rendering)."""
-        bar_ticks = self.steps_per_bar * TICKS_PER_STEP
+    def from_tensors(self, tokens: np.ndarray, *, title: str = "generated") -> Piece:
+        """Tokens ``[steps, voices]`` → a 4/4 :class:`Piece` (for MIDI, MusicXML and rendering), in the key that
+        :func:`estimate_key` reads from its notes."""
+        voices = self.decode(tokens)
+        tonic, mode = estimate_key(_pitched(voices))
         return Piece(
             piece_id=title,
             source="generated",
             title=title,
-            tonic_pc=tonic_pc,
-            mode="major",
+            tonic_pc=tonic,
+            mode=mode,
             meter=(4, 4),
-            bar_ticks=bar_ticks,
+            bar_ticks=self.steps_per_bar * TICKS_PER_STEP,
             beat_ticks=TICKS_PER_QUARTER,
             downbeat=0,
-            voices=self.decode(tokens),
+            voices=voices,
             tune_group=title,
         )
 
 
 def pitched_notes(piece: Piece) -> list[Note]:
     """Every note of the piece's pitched voices (the drum voice's "pitches" name instruments, not pitches)."""
-    return [note for voice, notes in piece.voices.items() if voice != DRUM_VOICE for note in notes]
+    return _pitched(piece.voices)
+
+
+def _pitched(voices: dict[str, Sequence[Note]]) -> list[Note]:
+    return [note for voice, notes in voices.items() if voice != DRUM_VOICE for note in notes]
 
 
 def restate_held_notes(window: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -272,12 +279,13 @@ class MidiScore:
         return found[0] if len(found) == 1 else None
 
     def piece(self, voices: dict[str, Sequence[Note]]) -> Piece:
+        tonic, mode = estimate_key(_pitched(voices))
         return Piece(
             piece_id=self.path.stem,
             source="midi",
             title=self.path.stem,
-            tonic_pc=0,
-            mode="major",
+            tonic_pc=tonic,
+            mode=mode,
             meter=self.meter,
             bar_ticks=TICKS_PER_QUARTER * 4 * self.meter[0] // self.meter[1],
             beat_ticks=TICKS_PER_QUARTER,
@@ -339,6 +347,8 @@ def piece_to_midi(piece: Piece, path: str | Path, *, tempo_bpm: float = 90.0, pr
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm)
     midi.time_signature_changes.append(pretty_midi.TimeSignature(piece.meter[0], piece.meter[1], 0.0))
+    # (MIDI key numbers: 0–11 major from C, 12–23 minor; MusicXML made from the file takes its key signature)
+    midi.key_signature_changes.append(pretty_midi.KeySignature(piece.tonic_pc + 12 * (piece.mode == "minor"), 0.0))
     seconds_per_tick = 60.0 / tempo_bpm / TICKS_PER_QUARTER
     for name, notes in piece.voices.items():
         track = pretty_midi.Instrument(program=(programs or {}).get(name, 0), is_drum=name == DRUM_VOICE, name=name)

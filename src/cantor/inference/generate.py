@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from cantor.data.corpus import Piece
-from cantor.data.symbolic import NotRepresentable, pitched_notes, restate_held_notes
-from cantor.data.theory import estimate_key, tonic_of
+from cantor.data.symbolic import NotRepresentable, restate_held_notes
+from cantor.data.theory import tonic_of
 from cantor.errors import UsageError
 from cantor.models.generator import GENERATOR_KIND, LSTMVAE, GeneratorConfig
 from cantor.models.registry import available_models, model_name, resolve_model
@@ -232,10 +232,11 @@ def move_to_key(
     tonic: int | None = None,
 ) -> np.ndarray:
     """``tokens [steps, voices]`` transposed (by the smaller of the two ways round) so that the key they are written
-    in (as :func:`estimate_key` reads it) gets ``tonic``, or one drawn from ``key_prior`` among its keys of the same
+    in (as ``estimate_key`` reads it) gets ``tonic``, or one drawn from ``key_prior`` among its keys of the same
     mode when ``tonic`` is None. Unchanged when the notes would leave the converter's range, or when ``key_prior``
     is empty (a model trained before priors were counted)."""
-    written_tonic, mode = estimate_key(pitched_notes(converter.from_tensors(tokens)))
+    written = converter.from_tensors(tokens)  # (decoding reads the key the tokens are written in)
+    written_tonic, mode = written.tonic_pc, written.mode
     if tonic is None:
         keys = [entry for entry in key_prior if entry[0].endswith(mode)] or list(key_prior)
         if not keys:
