@@ -39,11 +39,15 @@ def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tup
     return target, payload, run_info, size_mb
 
 
+KEY_PRIOR_LINE_START = "- keys of sampled pieces:"
+
+
 def key_prior_line(config: dict) -> str:
-    """A generator card's line on the keys its samples are moved into (``GeneratorConfig.key_prior``)."""
+    """A generator card's line on the keys its samples are moved into (``GeneratorConfig.key_prior``); it starts
+    with ``KEY_PRIOR_LINE_START``, by which a refresh finds it."""
     shares = ", ".join(f"{name} {share:.0%}" for name, share in config.get("key_prior", [])[:6])
     return (
-        f"- keys of sampled pieces: drawn from the keys of the training pieces ({shares}, …); "
+        f"{KEY_PRIOR_LINE_START} drawn from the keys of the training pieces ({shares}, …); "
         "`--key written` keeps the key the model wrote"
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from _shipping import PACKAGE_WEIGHTS, key_prior_line
+from _shipping import KEY_PRIOR_LINE_START, PACKAGE_WEIGHTS, key_prior_line
 
 from cantor.inference.generate import SHIPPED_SUFFIX
 from cantor.models.generator import GENERATOR_KIND, GeneratorConfig
@@ -33,7 +33,7 @@ def main() -> None:
         payload["config"]["key_prior"] = [list(entry) for entry in key_prior]
         (folder / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")
         card = folder / "MODEL_CARD.md"
-        lines = [line for line in card.read_text().splitlines() if not line.startswith("- keys of sampled pieces:")]
+        lines = [line for line in card.read_text().splitlines() if not line.startswith(KEY_PRIOR_LINE_START)]
         at = next(i for i, line in enumerate(lines) if line.startswith("- configuration:")) + 1
         lines.insert(at, key_prior_line(payload["config"]))
         card.write_text("\n".join(lines) + "\n")

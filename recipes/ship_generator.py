@@ -73,10 +73,10 @@ def measured_section(table: Path) -> list[str]:
 
 def refresh_measured(card: Path, table: Path) -> None:
     """Replace the "## Measured" section of a shipped model's card with the rows of a newer benchmark run."""
-    lines = card.read_text().splitlines()
-    start = lines.index(measured_section(table)[0])
+    lines, section = card.read_text().splitlines(), measured_section(table)
+    start = lines.index(section[0])
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    lines[start:end] = [*measured_section(table), ""] if end < len(lines) else measured_section(table)
+    lines[start:end] = [*section, ""] if end < len(lines) else section
     card.write_text("\n".join(lines) + "\n")
     print(f"{card}: measured rows from {table}")
 

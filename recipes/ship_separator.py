@@ -21,7 +21,8 @@ from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
 
 
 def soundfonts_line(run_info: dict) -> str:
-    """ "soundfonts A, B, …" as the run's data folder records them (``build.json``), else just "soundfonts"."""
+    """ "4 soundfonts (A, B, …)" as the run's data folder records them (``build.json``), else "General-MIDI
+    soundfonts"."""
     build = Path(run_info.get("data", "")) / "build.json"
     if not build.is_file():
         return "General-MIDI soundfonts"
