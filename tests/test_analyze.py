@@ -74,6 +74,23 @@ def test_decoding_splits_repeated_notes_and_keeps_held_ones():
     ]
 
 
+def test_the_f0_line_follows_the_new_note_over_the_ringing_one_and_the_higher_where_both_are_likely():
+    """A melody steps down from key 30 to key 26 at frame 40 while key 30 rings on to frame 60: the new note's
+    stronger frame posterior wins there. From frame 60 a harmony note at key 33 sounds with key 26, about as likely:
+    the higher note carries the line (the melody convention)."""
+    config = CQTConfig(sample_rate=8000, hop_length=100, lowest_midi=36, semitones=48)
+    frame = np.zeros((48, 100))
+    frame[30, 0:60] = np.r_[np.full(40, 0.9), np.full(20, 0.35)]
+    frame[26, 40:100] = 0.9
+    frame[33, 60:100] = 0.85
+    notes = [Note(0.0, 0.75, 66, 90), Note(0.5, 1.25, 62, 90), Note(0.75, 1.25, 69, 90)]
+    cqt = np.ones((config.n_bins, 100))
+    cqt[1 :: config.bins_per_semitone] = 2.0  # every key's centre bin: each key is in tune
+    track = pitch_track(frame, cqt, config, notes=notes)
+    midi = np.round(pretty_midi.hz_to_note_number(track.f0)).astype(int)
+    assert (midi[:40] == 66).all() and (midi[40:60] == 62).all() and (midi[60:] == 69).all()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_streamed_notes_and_f0_equal_the_whole_track_decoding(seed):
     """Posteriors pushed in blocks of random size give exactly the notes and f0 of decoding them at once: repeated,

@@ -19,6 +19,12 @@ import pretty_midi
 
 from cantor.features.cqt import CQTConfig
 
+# Where decoded notes overlap, the f0 line follows the highest unless another's frame posterior beats it by this
+# much. Chosen on the band and chorale validation splits (raw pitch accuracy 0.928 / 0.904 with the highest note
+# always, 0.941 / 0.920 with the likeliest always, 0.941 / 0.919 with this margin): a small margin keeps the
+# melody convention where the model hesitates.
+OVERLAP_POSTERIOR_MARGIN = 0.1
+
 
 @dataclass(frozen=True)
 class Note:
@@ -128,7 +134,9 @@ def pitch_track(
     """The predominant pitch per frame, refined to cents: frame posteriors ``[88, N]`` and CQT ``[bins, N]`` of the
     frames from ``first_frame`` on.
 
-    A frame is voiced where a decoded note sounds (its pitch, the highest where notes overlap) or, between notes,
+    A frame is voiced where a decoded note sounds (its pitch; where notes overlap, the highest, unless the frame
+    posterior clearly favours another there, as a melody's new note outweighs the ringing of the one before) or,
+    between notes,
     where the most probable key passes ``voicing_threshold``: the f0 line then agrees with the notes, also where a
     decaying note's frame posterior has faded before its decoded end.
     """
@@ -137,12 +145,18 @@ def pitch_track(
     confidence = frame.max(axis=0)
     times = (first_frame + np.arange(frames)) / config.frames_per_second
     voiced = confidence >= voicing_threshold
-    for note in sorted(notes, key=lambda n: n.pitch):  # higher notes overwrite lower ones
+    sounding = np.zeros(frame.shape, dtype=bool)
+    for note in notes:
         first = max(int(round(note.start * config.frames_per_second)) - first_frame, 0)
         last = min(int(round(note.end * config.frames_per_second)) - first_frame, frames)
-        if first < last:
-            keys[first:last] = note.pitch - config.lowest_midi
-            voiced[first:last] = True
+        sounding[note.pitch - config.lowest_midi, first:last] = True
+    in_note = sounding.any(axis=0)
+    columns = np.arange(frames)
+    highest = np.where(sounding, np.arange(frame.shape[0])[:, None], -1).argmax(axis=0)
+    likeliest = np.where(sounding, frame, -1.0).argmax(axis=0)
+    clearly_likelier = frame[likeliest, columns] > frame[highest, columns] + OVERLAP_POSTERIOR_MARGIN
+    keys[in_note] = np.where(clearly_likelier, likeliest, highest)[in_note]
+    voiced |= in_note
     f0 = np.full(frames, np.nan)
     per_semitone = config.bins_per_semitone
     log_cqt = np.log(np.maximum(cqt[:, :frames], 1e-9))
