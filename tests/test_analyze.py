@@ -40,6 +40,8 @@ def test_a_tone_gives_its_pitch_within_ten_cents(analyzer, f0):
     cents = 1200 * np.log2(np.nanmedian(stem.pitch.f0) / f0)
     assert abs(cents) < 10, cents
     assert not voiced[stem.pitch.times < 0.8].any() and not voiced[stem.pitch.times > 3.2].any()
+    np.testing.assert_array_equal(stem.pitch.guess[voiced], stem.pitch.f0[voiced])
+    assert np.isfinite(stem.pitch.guess).all()
     assert [note.pitch for note in stem.notes] == [69]
     assert abs(stem.notes[0].start - 1.0) < 0.05 and abs(stem.notes[0].end - 3.0) < 0.1
 
@@ -113,7 +115,9 @@ def test_streamed_notes_and_f0_equal_the_whole_track_decoding(seed):
         first = last
     notes, track = streamed.result()
     assert notes == whole and len(whole) > 20
-    np.testing.assert_array_equal(track.f0, pitch_track(frame, cqt, config, notes=whole).f0)
+    reference = pitch_track(frame, cqt, config, notes=whole)
+    np.testing.assert_array_equal(track.f0, reference.f0)
+    np.testing.assert_array_equal(track.guess, reference.guess)
 
 
 def test_notes_round_trip_through_midi(tmp_path):

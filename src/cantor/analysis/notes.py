@@ -40,11 +40,14 @@ class Note:
 
 @dataclass(frozen=True)
 class PitchTrack:
-    """``times`` ``[frames]`` seconds; ``f0`` Hz (NaN where unvoiced); ``confidence`` in [0, 1]."""
+    """``times`` ``[frames]`` seconds; ``f0`` Hz (NaN where unvoiced); ``confidence`` in [0, 1]; ``guess`` Hz in
+    every frame: ``f0`` where voiced, elsewhere the most probable key's pitch (as CREPE and pYIN give one), to score
+    pitch apart from voicing or to voice the track at another ``confidence``."""
 
     times: np.ndarray
     f0: np.ndarray
     confidence: np.ndarray
+    guess: np.ndarray
 
     def summary(self) -> dict:
         voiced = np.isfinite(self.f0)
@@ -157,18 +160,19 @@ def pitch_track(
     clearly_likelier = frame[likeliest, columns] > frame[highest, columns] + OVERLAP_POSTERIOR_MARGIN
     keys[in_note] = np.where(clearly_likelier, likeliest, highest)[in_note]
     voiced |= in_note
-    f0 = np.full(frames, np.nan)
+    # every frame's key refined to cents, voiced or not: an unvoiced frame keeps it as its pitch guess
     per_semitone = config.bins_per_semitone
     log_cqt = np.log(np.maximum(cqt[:, :frames], 1e-9))
-    for n in np.flatnonzero(voiced):
-        centre = keys[n] * per_semitone + per_semitone // 2
-        low, high = max(centre - per_semitone // 2 - 1, 1), min(centre + per_semitone // 2 + 1, cqt.shape[0] - 2)
-        peak = low + int(np.argmax(log_cqt[low : high + 1, n]))
-        left, middle, right = log_cqt[peak - 1 : peak + 2, n]
-        curvature = left - 2 * middle + right
-        shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
-        f0[n] = pretty_midi.note_number_to_hz(float(config.bin_to_midi(peak + np.clip(shift, -0.5, 0.5))))
-    return PitchTrack(times=times, f0=f0, confidence=confidence)
+    columns = np.arange(frames)
+    around = np.arange(-(per_semitone // 2) - 1, per_semitone // 2 + 2)[:, None]  # the key's bins and one each side
+    window = np.clip(keys * per_semitone + per_semitone // 2 + around, 1, log_cqt.shape[0] - 2)
+    peak = window[log_cqt[window, columns].argmax(axis=0), columns]
+    left, middle, right = (log_cqt[peak + step, columns] for step in (-1, 0, 1))
+    curvature = left - 2 * middle + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
+    guess = pretty_midi.note_number_to_hz(config.bin_to_midi(peak + np.clip(shift, -0.5, 0.5)))
+    return PitchTrack(times=times, f0=np.where(voiced, guess, np.nan), confidence=confidence, guess=guess)
 
 
 class StreamingTranscription:
@@ -203,6 +207,7 @@ class StreamingTranscription:
         self.lookahead = math.ceil(min_duration * config.frames_per_second) + self.CONTEXT + 1
         self.notes: list[Note] = []
         self.f0 = np.full(frames, np.nan)
+        self.guess = np.full(frames, np.nan)
         self.confidence = np.zeros(frames, np.float32)
         self._window_start = 0  # first frame held
         self._settled = 0  # frames before this have their notes and f0
@@ -242,6 +247,7 @@ class StreamingTranscription:
             frame[:, inside], cqt[:, inside], self.config, notes=self._sounding, first_frame=self._settled
         )
         self.f0[self._settled : settled_until] = track.f0
+        self.guess[self._settled : settled_until] = track.guess
         self.confidence[self._settled : settled_until] = track.confidence
         self._settled = settled_until
         keep_from = max(settled_until - self.CONTEXT, 0)
@@ -253,7 +259,7 @@ class StreamingTranscription:
             raise ValueError(f"only {self._settled} of {self.frames} frames were pushed")
         times = np.arange(self.frames) / self.config.frames_per_second
         notes = sorted(self.notes, key=lambda n: (n.start, n.pitch))
-        return notes, PitchTrack(times=times, f0=self.f0, confidence=self.confidence)
+        return notes, PitchTrack(times=times, f0=self.f0, confidence=self.confidence, guess=self.guess)
 
 
 def notes_to_midi(tracks: dict[str, tuple[list[Note], int, bool]]) -> pretty_midi.PrettyMIDI:
