@@ -173,8 +173,10 @@ class TCNVAESeparator(nn.Module):
         spec_frames = spec.transpose(-1, -2)  # (B, C, N, F)
         # The masks sum to one and the iSTFT is linear, so the last source is the mixture minus the others: one
         # inverse STFT fewer, and the stems add up to the input exactly. Real masks on the real and imaginary parts:
-        # a real × complex product would first copy the masks to complex.
-        masked = torch.view_as_complex(masks[:, :-1].unsqueeze(-1) * torch.view_as_real(spec_frames).unsqueeze(1))
+        # a real × complex product would first copy the masks to complex. The spectrum goes first: the product takes
+        # its (source-major) layout, which the inverse FFT reads as it is; after the masks, it would take theirs
+        # (frame-major) and be copied before the FFT.
+        masked = torch.view_as_complex(torch.view_as_real(spec_frames).unsqueeze(1) * masks[:, :-1].unsqueeze(-1))
         others = self.istft.from_frames(masked, length=length)  # (B, S − 1, C, T)
         sources = torch.cat([others, mixture.unsqueeze(1) - others.sum(dim=1, keepdim=True)], dim=1)  # (B, S, C, T)
         return SeparatorOutput(sources, latent, spec=lambda: masks.transpose(-1, -2) * spec.unsqueeze(1))
