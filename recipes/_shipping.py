@@ -39,6 +39,17 @@ def copy_weights(run: Path, name: str, *, kind: str, which: str = "best") -> tup
     return target, payload, run_info, size_mb
 
 
+def replace_section(card: Path, section: list[str]) -> None:
+    """Replace the section of a shipped model's card that starts with the heading ``section[0]`` (up to the next
+    "## " heading) with ``section``: a card's measured rows refreshed from a newer benchmark run."""
+    lines = card.read_text().splitlines()
+    start = lines.index(section[0])
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    lines[start:end] = [*section, ""] if end < len(lines) else section
+    card.write_text("\n".join(lines) + "\n")
+    print(f"{card}: {section[0].lstrip('# ')} refreshed")
+
+
 KEY_PRIOR_LINE_START = "- keys of sampled pieces:"
 
 

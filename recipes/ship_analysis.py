@@ -5,7 +5,8 @@
         --benchmark benchmarks/results/analysis-band.md --benchmark benchmarks/results/analysis-chorale.md
 
 The card records the data and training commands, steps, compute, parameters and validation metrics, and points
-at the benchmark's table (measured on stems rendered with a soundfont not used in training).
+at the benchmark's table (measured on stems rendered with a soundfont not used in training). ``--name notes
+--benchmark TABLE …`` without ``--run`` refreshes only the measured rows of the shipped card.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import copy_weights, metric_rows, training_lines
+from _shipping import PACKAGE_WEIGHTS, copy_weights, metric_rows, replace_section, training_lines
 
 from cantor.models.instrument import INSTRUMENT_KIND
 from cantor.models.transcriber import TRANSCRIBER_KIND
@@ -55,11 +56,26 @@ def benchmark_rows(table: Path) -> list[str]:
     return rows
 
 
+def measured_section(tables: list[Path]) -> list[str]:
+    """A card's "## Measured" section: the headline rows of each benchmark table."""
+    names = ", ".join(f"`{path}`" for path in tables)
+    return [
+        "## Measured (clean single stems of held-out songs)",
+        "",
+        "| table | system | note F1 (onsets) | raw pitch (monophonic; mir_eval) | family accuracy |",
+        "|---|---|---|---|---|",
+        *(row for path in tables for row in benchmark_rows(path)),
+        "",
+        f"See {names} (clean single stems; held-out songs, in-domain and rendered with a soundfont not used in "
+        "training).",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--run", type=Path, help="the training run to ship (left out: --benchmark refreshes the card)")
     parser.add_argument("--name", choices=tuple(KINDS), required=True)
-    parser.add_argument("--data-command", required=True)
+    parser.add_argument("--data-command", help="the commands that built the training data (needed with --run)")
     parser.add_argument(
         "--benchmark", type=Path, action="append", default=[], help="table(s) written by benchmarks/analysis.py"
     )
@@ -74,6 +90,13 @@ def main() -> None:
         help="best (best validation score) or final (the end of training)",
     )
     args = parser.parse_args()
+    if args.run is None:
+        if not args.benchmark:
+            parser.error("give --run to ship a model, or --benchmark to refresh a shipped model's card")
+        replace_section(PACKAGE_WEIGHTS / args.name / "MODEL_CARD.md", measured_section(args.benchmark))
+        return
+    if not args.data_command:
+        parser.error("--run needs --data-command")
 
     kind = KINDS[args.name]
     target, payload, run, size_mb = copy_weights(args.run, args.name, kind=kind, which=args.weights)
@@ -102,18 +125,7 @@ def main() -> None:
         *metric_rows(payload),
     ]
     if args.benchmark:
-        lines += ["", "## Measured (clean single stems of held-out songs)", ""]
-        lines += [
-            "| table | system | note F1 (onsets) | raw pitch (monophonic) | family accuracy |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [row for path in args.benchmark for row in benchmark_rows(path)]
-        tables = ", ".join(f"`{path}`" for path in args.benchmark)
-        lines += [
-            "",
-            f"## Benchmark\n\nSee {tables} (clean single stems; held-out songs, in-domain and rendered with a "
-            "soundfont not used in training).",
-        ]
+        lines += ["", *measured_section(args.benchmark)]
     (target / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {args.run} → {target}")
 

@@ -15,7 +15,7 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import PACKAGE_WEIGHTS, compute_line, copy_weights, key_prior_line, metric_rows
+from _shipping import PACKAGE_WEIGHTS, compute_line, copy_weights, key_prior_line, metric_rows, replace_section
 
 from cantor.inference.generate import SHIPPED_SUFFIX
 from cantor.models.generator import GENERATOR_KIND
@@ -71,16 +71,6 @@ def measured_section(table: Path) -> list[str]:
     ]
 
 
-def refresh_measured(card: Path, table: Path) -> None:
-    """Replace the "## Measured" section of a shipped model's card with the rows of a newer benchmark run."""
-    lines, section = card.read_text().splitlines(), measured_section(table)
-    start = lines.index(section[0])
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    lines[start:end] = [*section, ""] if end < len(lines) else section
-    card.write_text("\n".join(lines) + "\n")
-    print(f"{card}: measured rows from {table}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="the training run to ship (left out: --benchmark refreshes the card)")
@@ -95,7 +85,7 @@ def main() -> None:
     if args.run is None:
         if not args.benchmark:
             parser.error("give --run to ship a model, or --benchmark to refresh a shipped model's card")
-        refresh_measured(PACKAGE_WEIGHTS / name / "MODEL_CARD.md", args.benchmark)
+        replace_section(PACKAGE_WEIGHTS / name / "MODEL_CARD.md", measured_section(args.benchmark))
         return
     target, payload, run, size_mb = copy_weights(args.run, name, kind=GENERATOR_KIND)
     meta, config = payload["metadata"], payload["config"]
