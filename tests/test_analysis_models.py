@@ -63,6 +63,28 @@ def test_eq_augmentation_colours_training_crops_only(toy_notes, tmp_path):
     assert np.array_equal(fixed[0]["cqt"].numpy(), unchanged[0]["cqt"].numpy())  # validation crops stay as rendered
 
 
+def test_shift_augmentation_moves_spectrum_and_notes_together(toy_notes, tmp_path):
+    """Each training crop is the plain crop moved by up to 3 CQT bins (a soundfont's resampled note), its note
+    rolls by the whole semitones of the move; validation crops are not moved."""
+    config = analysis_preset("transcriber", "tiny-transcriber")[0].cqt
+    files = build_stem_cache([toy_notes], tmp_path, split="train", config=config)
+    common = {"crop_frames": 64, "items": 12, "config": config, "pitched_only": True, "leakage_db": None}
+    plain, moved = StemCropDataset(files, **common), StemCropDataset(files, shift_bins=3, **common)
+    shifts = []
+    for index in range(12):
+        a, b = plain[index], moved[index]
+        matches = [k for k in range(-3, 4) if np.allclose(np.roll(a["cqt"].numpy(), k, axis=0)[3:-3], b["cqt"][3:-3])]
+        assert len(matches) == 1, matches
+        shift = matches[0]
+        semitones = round(shift / config.bins_per_semitone)
+        assert np.array_equal(np.roll(a["frame"].numpy(), semitones, axis=0)[2:-2], b["frame"][2:-2].numpy())
+        shifts.append(shift)
+    assert len(set(shifts)) >= 3, shifts  # moved up and down by varied amounts
+    fixed = StemCropDataset(files, shift_bins=3, random=False, **common)
+    unchanged = StemCropDataset(files, random=False, **common)
+    assert np.array_equal(fixed[0]["cqt"].numpy(), unchanged[0]["cqt"].numpy())
+
+
 def test_tiny_transcriber_learns_toy_notes(tiny_transcriber):
     best = json.loads((tiny_transcriber / "best" / "config.json").read_text())["metadata"]["metrics"]
     assert best["valid/note_f1"] > 0.8, best

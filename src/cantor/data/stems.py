@@ -156,6 +156,10 @@ class StemCropDataset(Dataset):
         gain_db: range of a random overall gain.
         eq_db: size of a random smooth equaliser curve on the stem itself (:func:`random_eq_curve`; 0: none),
             so that a model learns timbre that survives another soundfont's or recording's colouring.
+        shift_bins: largest random shift of the stem's spectrum, in CQT bins (0: none). A soundfont plays most notes
+            by resampling the nearest of a few recorded ones, so one font's note is another's with its partials and
+            formants moved by up to a few semitones; the shift mimics that. The note rolls move by the whole
+            semitones of the shift.
         random: random crops depending on ``(seed, epoch, index)``; otherwise deterministic ones (validation).
     """
 
@@ -171,6 +175,7 @@ class StemCropDataset(Dataset):
         leakage_probability: float = 0.7,
         gain_db: tuple[float, float] = (-12.0, 6.0),
         eq_db: float = 0.0,
+        shift_bins: int = 0,
         random: bool = True,
         seed: int = 0,
     ) -> None:
@@ -183,6 +188,7 @@ class StemCropDataset(Dataset):
         self.leakage_probability = leakage_probability
         self.gain_db = gain_db
         self.eq_db = eq_db
+        self.shift_bins = shift_bins
         self.random = random
         self.seed = seed
         self.epoch = 0
@@ -228,6 +234,11 @@ class StemCropDataset(Dataset):
         gain = 10 ** (rng.uniform(*self.gain_db) / 20) if self.random else 1.0
         magnitude = np.sqrt(power) * gain
         rolls = note_rolls(stem.labels.notes, frames, self.config)
+        if self.random and self.shift_bins > 0:
+            shift = int(rng.integers(-self.shift_bins, self.shift_bins + 1))
+            magnitude = _shift_rows(magnitude, shift)
+            semitones = round(shift / self.config.bins_per_semitone)
+            rolls = {name: _shift_rows(roll, semitones) for name, roll in rolls.items()}
         item = {
             "cqt": torch.from_numpy(_pad(magnitude, self.crop_frames)),
             "family": torch.tensor(FAMILIES.index(stem.labels.family)),
@@ -257,6 +268,18 @@ def random_eq_curve(rng: np.random.Generator, bins: int, bins_per_octave: int, s
         centre, width = rng.uniform(0, span), rng.uniform(0.5, 2.0)
         curve_db += rng.uniform(-1, 1) * size_db / 2 * np.exp(-0.5 * ((octaves - centre) / width) ** 2)
     return (10 ** (np.clip(curve_db, -size_db, size_db) / 20)).astype(np.float32)
+
+
+def _shift_rows(array: np.ndarray, shift: int) -> np.ndarray:
+    """``array`` ``[rows, frames]`` moved ``shift`` rows up (towards higher pitch), zero where nothing moved in."""
+    if shift == 0:
+        return array
+    shifted = np.zeros_like(array)
+    if shift > 0:
+        shifted[shift:] = array[:-shift]
+    else:
+        shifted[:shift] = array[-shift:]
+    return shifted
 
 
 def _pad(array: np.ndarray, frames: int) -> np.ndarray:

@@ -253,8 +253,9 @@ class AnalysisTrainConfig:
 
     Loss weights by name: the transcriber's ``onset``/``frame``/``offset`` (binary cross-entropy per key), the
     classifier's ``family``/``program`` (cross-entropy). Crops get the rest of their song mixed in at
-    ``leakage_db`` with probability ``leakage_probability``, as separated stems do, and a random smooth equaliser
-    curve of up to ±``eq_db`` on the stem itself (0: none).
+    ``leakage_db`` with probability ``leakage_probability``, as separated stems do, a random smooth equaliser
+    curve of up to ±``eq_db`` on the stem itself (0: none), and a random shift of its spectrum by up to
+    ``shift_bins`` CQT bins (0: none; see :class:`~cantor.data.stems.StemCropDataset`).
     """
 
     crop_frames: int = 256
@@ -268,6 +269,7 @@ class AnalysisTrainConfig:
     leakage_probability: float = 0.7
     gain_db: tuple[float, float] = (-12.0, 6.0)
     eq_db: float = 0.0
+    shift_bins: int = 0
     songs: int | None = None  # per data folder and split; None: all
     val_every_steps: int = 250
     val_items: int = 96

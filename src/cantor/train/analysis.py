@@ -199,6 +199,7 @@ def train_analysis_model(
         items=train_config.val_every_steps * train_config.batch_size,
         gain_db=train_config.gain_db,
         eq_db=train_config.eq_db,
+        shift_bins=train_config.shift_bins,
         **common,
     )
     valid_set = StemCropDataset(
