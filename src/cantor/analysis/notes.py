@@ -139,9 +139,8 @@ def pitch_track(
 
     A frame is voiced where a decoded note sounds (its pitch; where notes overlap, the highest, unless the frame
     posterior clearly favours another there, as a melody's new note outweighs the ringing of the one before) or,
-    between notes,
-    where the most probable key passes ``voicing_threshold``: the f0 line then agrees with the notes, also where a
-    decaying note's frame posterior has faded before its decoded end.
+    between notes, where the most probable key passes ``voicing_threshold``: the f0 line then agrees with the notes,
+    also where a decaying note's frame posterior has faded before its decoded end.
     """
     frames = frame.shape[1]
     keys = frame.argmax(axis=0)
@@ -163,7 +162,6 @@ def pitch_track(
     # every frame's key refined to cents, voiced or not: an unvoiced frame keeps it as its pitch guess
     per_semitone = config.bins_per_semitone
     log_cqt = np.log(np.maximum(cqt[:, :frames], 1e-9))
-    columns = np.arange(frames)
     around = np.arange(-(per_semitone // 2) - 1, per_semitone // 2 + 2)[:, None]  # the key's bins and one each side
     window = np.clip(keys * per_semitone + per_semitone // 2 + around, 1, log_cqt.shape[0] - 2)
     peak = window[log_cqt[window, columns].argmax(axis=0), columns]
