@@ -233,12 +233,12 @@ class StemCropDataset(Dataset):
                     power += level * np.square(song[key][:, start : start + length].astype(np.float32))
         gain = 10 ** (rng.uniform(*self.gain_db) / 20) if self.random else 1.0
         magnitude = np.sqrt(power) * gain
-        rolls = note_rolls(stem.labels.notes, frames, self.config)
+        semitones = 0
         if self.random and self.shift_bins > 0:
             shift = int(rng.integers(-self.shift_bins, self.shift_bins + 1))
             magnitude = _shift_rows(magnitude, shift)
             semitones = round(shift / self.config.bins_per_semitone)
-            rolls = {name: _shift_rows(roll, semitones) for name, roll in rolls.items()}
+        rolls = note_rolls(stem.labels.notes, frames, self.config)
         item = {
             "cqt": torch.from_numpy(_pad(magnitude, self.crop_frames)),
             "family": torch.tensor(FAMILIES.index(stem.labels.family)),
@@ -246,7 +246,8 @@ class StemCropDataset(Dataset):
             "pitched": torch.tensor(0.0 if stem.labels.is_drum else 1.0),
         }
         for name, roll in rolls.items():
-            item[name] = torch.from_numpy(_pad(roll[:, start : start + length].astype(np.float32), self.crop_frames))
+            crop = _shift_rows(roll[:, start : start + length], semitones)  # the crop's rolls only, not the song's
+            item[name] = torch.from_numpy(_pad(crop.astype(np.float32), self.crop_frames))
         return item
 
     def describe(self) -> str:
