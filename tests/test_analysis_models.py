@@ -110,6 +110,15 @@ def test_finetuning_starts_from_the_trained_classifier(tiny_classifier, toy_note
     weights = [k for k in before if "running_" not in k and "num_batches" not in k]  # not BatchNorm's statistics
     assert max(float(np.abs(after[k] - before[k]).max()) for k in weights) < 1e-3
 
+    # another seed draws other crops and augmentations: the same two steps move the weights elsewhere
+    reseeded = subprocess.run(
+        [*command, "--out", str(tmp_path / "reseeded"), "--finetune", str(base), "--seed", "3"], capture_output=True
+    )
+    assert reseeded.returncode == 0, reseeded.stderr.decode()
+    assert json.loads((tmp_path / "reseeded" / "run.json").read_text())["train"]["seed"] == 3
+    other = load_file(tmp_path / "reseeded" / "final" / "model.safetensors")
+    assert max(float(np.abs(other[k] - after[k]).max()) for k in weights) > 1e-6
+
     mixed = subprocess.run(
         [*command, "--out", str(tmp_path / "x"), "--finetune", "instruments", "--preset", "tiny-classifier"],
         capture_output=True,

@@ -65,6 +65,7 @@ _PRECISION = typer.Option("32-true", "--precision", help="32-true, or bf16-mixed
 _ACCUMULATE = typer.Option(1, "--accumulate", help="Batches whose gradients add up to one optimiser step.")
 _DATA = typer.Option(..., "--data", help="Data folder(s) built by Cantor (repeat for several).")
 _THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
+_SEED = typer.Option(None, "--seed", help="Override the preset's random seed (initialisation, crops, augmentation).")
 
 
 @train_app.command("separator")
@@ -84,6 +85,7 @@ def separator(
     precision: str = _PRECISION,
     accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
+    seed: int = _SEED,
     init_vocoder: str = typer.Option(
         None, "--init-vocoder", help="Start the reconstruction network from this vocoder (presets *-vocoder)."
     ),
@@ -96,7 +98,7 @@ def separator(
     stems = tuple(s.strip() for s in sources.split(",")) if sources else None
     model_config, train_config = _recipe(
         lambda: separator_preset(preset, sources=stems),
-        {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every},
+        {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every, "seed": seed},
     )
     options = _run_options(
         threads=threads,
@@ -139,6 +141,7 @@ def vocoder(
     precision: str = _PRECISION,
     accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
+    seed: int = _SEED,
 ) -> None:
     """Train a vocoder (GAN or WaveFlow) on every stem and mixture of the data; writes best/ and final/."""
     from cantor.models.presets import vocoder_preset
@@ -151,6 +154,7 @@ def vocoder(
         "max_steps": max_steps,
         "batch_size": batch_size,
         "val_every_steps": val_every,
+        "seed": seed,
         "adversarial_start_step": adversarial_start,
     }
     model_config, train_config = _recipe(lambda: vocoder_preset(preset), overrides)
@@ -187,6 +191,7 @@ def stem_vae(
     precision: str = _PRECISION,
     accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
+    seed: int = _SEED,
 ) -> None:
     """Train the stem TCN-VAE (for `cantor generate variations`) on every stem and mixture; writes best/ and final/."""
     from cantor.models.presets import stem_vae_preset
@@ -197,7 +202,7 @@ def stem_vae(
             raise UsageError(f"--data {data[0]}: no such mel pack")
     else:
         _check_folders(data)
-    overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every}
+    overrides = {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every, "seed": seed}
     model_config, train_config = _recipe(lambda: stem_vae_preset(preset), overrides)
     options = _run_options(
         threads=threads,
@@ -246,6 +251,7 @@ def _analysis_command(task: str, default_preset: str, summary: str):
         precision: str = _PRECISION,
         accumulate: int = _ACCUMULATE,
         threads: int = _THREADS,
+        seed: int = _SEED,
     ) -> None:
         from cantor.models.presets import analysis_preset
         from cantor.train.analysis import train_analysis_model
@@ -256,6 +262,7 @@ def _analysis_command(task: str, default_preset: str, summary: str):
             "max_steps": max_steps,
             "batch_size": batch_size,
             "val_every_steps": val_every,
+            "seed": seed,
             "val_items": val_items,
         }
         if finetune is None:
@@ -332,6 +339,7 @@ def generator(
     precision: str = _PRECISION,
     accumulate: int = _ACCUMULATE,
     threads: int = _THREADS,
+    seed: int = _SEED,
 ) -> None:
     """Train the symbolic LSTM-VAE on the bundled corpus (no data folder needed), or fine-tune one on your own
     MIDI files with --finetune; writes best/ and final/."""
@@ -345,6 +353,7 @@ def generator(
         "max_steps": max_steps,
         "batch_size": batch_size,
         "val_every_steps": val_every,
+        "seed": seed,
     }
     pieces = None
     if finetune is None:
