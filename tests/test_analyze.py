@@ -93,6 +93,28 @@ def test_the_f0_line_follows_the_new_note_over_the_ringing_one_and_the_higher_wh
     assert (midi[:40] == 66).all() and (midi[40:60] == 62).all() and (midi[60:] == 69).all()
 
 
+def test_silent_frames_guess_the_last_voiced_pitch_and_heard_ones_their_likeliest_key():
+    """Frames 0–9 hear key 12 faintly (no note); a note at key 30 sounds 10–40; after it, frames 40–70 hear
+    nothing (a decayed note) and frames 70–100 hear key 20 below the voicing threshold. The silent frames guess the
+    note's pitch, the faint ones their own key; no frame is voiced but the note's."""
+    config = CQTConfig(sample_rate=8000, hop_length=100, lowest_midi=36, semitones=48)
+    frame = np.zeros((48, 100))
+    frame[12, 0:10] = 0.3
+    frame[30, 10:40] = 0.9
+    frame[20, 70:100] = 0.3
+    cqt = np.ones((config.n_bins, 100))
+    cqt[1 :: config.bins_per_semitone] = 2.0
+    track = pitch_track(
+        frame, cqt, config, notes=[Note(10 / config.frames_per_second, 40 / config.frames_per_second, 66, 90)]
+    )
+    guess = np.round(pretty_midi.hz_to_note_number(track.guess)).astype(int)
+    assert (guess[:10] == 48).all() and (guess[10:70] == 66).all() and (guess[70:] == 56).all()
+    assert np.isfinite(track.f0[10:40]).all() and np.isnan(np.delete(track.f0, np.s_[10:40])).all()
+    # a block that starts in silence continues the pitch voiced before it
+    later = pitch_track(frame[:, 40:], cqt[:, 40:], config, first_frame=40, previous_pitch=track.f0[39])
+    np.testing.assert_array_equal(later.guess, track.guess[40:])
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_streamed_notes_and_f0_equal_the_whole_track_decoding(seed):
     """Posteriors pushed in blocks of random size give exactly the notes and f0 of decoding them at once: repeated,
