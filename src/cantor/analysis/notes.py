@@ -45,8 +45,9 @@ class Note:
 @dataclass(frozen=True)
 class PitchTrack:
     """``times`` ``[frames]`` seconds; ``f0`` Hz (NaN where unvoiced); ``confidence`` in [0, 1]; ``guess`` Hz in
-    every frame: ``f0`` where voiced, elsewhere the most probable key's pitch (as CREPE and pYIN give one), to score
-    pitch apart from voicing or to voice the track at another ``confidence``."""
+    every frame (as CREPE and pYIN give one): ``f0`` where voiced, elsewhere the most probable key's pitch, or the
+    last voiced pitch where no key is heard (``SILENT_CONFIDENCE``); to score pitch apart from voicing or to voice the
+    track at another ``confidence``."""
 
     times: np.ndarray
     f0: np.ndarray
