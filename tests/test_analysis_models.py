@@ -119,6 +119,8 @@ def test_finetuning_starts_from_the_trained_classifier(tiny_classifier, toy_note
     other = load_file(tmp_path / "reseeded" / "final" / "model.safetensors")
     assert max(float(np.abs(other[k] - after[k]).max()) for k in weights) > 1e-6
 
+    negative = subprocess.run([*command, "--out", str(tmp_path / "z"), "--seed", "-1"], capture_output=True, text=True)
+    assert negative.returncode == 2 and "--seed must be" in negative.stderr and "Traceback" not in negative.stderr
     mixed = subprocess.run(
         [*command, "--out", str(tmp_path / "x"), "--finetune", "instruments", "--preset", "tiny-classifier"],
         capture_output=True,

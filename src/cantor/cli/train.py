@@ -35,6 +35,9 @@ def _run_options(*, threads: int | None, devices: str, **options):
 
 def _recipe(preset_lookup, overrides: dict):
     """``preset_lookup()`` → (model config, train config) with the train-config overrides that are not None."""
+    seed = overrides.get("seed")
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UsageError(f"--seed must be from 0 to 2**32 - 1, got {seed}")
     try:
         model_config, train_config = preset_lookup()
     except KeyError as error:
