@@ -10,7 +10,14 @@ import pretty_midi
 import pytest
 import soundfile
 
-from cantor.analysis.notes import Note, StreamingTranscription, decode_notes, notes_to_midi, pitch_track
+from cantor.analysis.notes import (
+    MAX_CENTS_FROM_KEY,
+    Note,
+    StreamingTranscription,
+    decode_notes,
+    notes_to_midi,
+    pitch_track,
+)
 from cantor.analysis.sections import track_sections
 from cantor.features.cqt import CQTConfig, cqt_magnitude
 from cantor.inference.analyze import Analyzer
@@ -113,6 +120,23 @@ def test_silent_frames_guess_the_last_voiced_pitch_and_heard_ones_their_likelies
     # a block that starts in silence continues the pitch voiced before it
     later = pitch_track(frame[:, 40:], cqt[:, 40:], config, first_frame=40, previous_pitch=track.f0[39])
     np.testing.assert_array_equal(later.guess, track.guess[40:])
+
+
+def test_f0_follows_intonation_but_stays_within_the_decoded_key():
+    """A note at key 30 (MIDI 66) whose CQT peaks a third of a semitone sharp for frames 0–49 (intonation: kept)
+    and in the next key's lower bin, two thirds of a semitone sharp, for frames 50–99 (a neighbouring key's bin, as
+    with low notes: capped at MAX_CENTS_FROM_KEY, so the f0 still names MIDI 66)."""
+    config = CQTConfig(sample_rate=8000, hop_length=100, lowest_midi=36, semitones=48)
+    frame = np.zeros((48, 100))
+    frame[30] = 0.9
+    cqt = np.ones((config.n_bins, 100))
+    centre = 30 * config.bins_per_semitone + 1
+    cqt[centre + 1, :50] = 4.0
+    cqt[centre + 2, 50:] = 4.0
+    track = pitch_track(frame, cqt, config, notes=[Note(0.0, 100 / config.frames_per_second, 66, 90)])
+    cents = 100 * (pretty_midi.hz_to_note_number(track.f0) - 66)
+    assert np.allclose(cents[:50], 33.3, atol=1.0)
+    assert np.allclose(cents[50:], MAX_CENTS_FROM_KEY)
 
 
 @pytest.mark.parametrize("seed", range(6))
