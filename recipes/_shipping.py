@@ -94,6 +94,8 @@ def training_lines(
 def metric_rows(payload: dict) -> list[str]:
     """The validation metrics the weights were exported with (see :func:`copy_weights`), as a markdown table."""
     metrics = payload["metadata"].get("metrics", {})
+    if not metrics:  # weights no training run validated, e.g. an average of runs (recipes/average_weights.py)
+        return ["No training run validated these weights (see the notes)."]
     return [
         "| metric | value |",
         "|---|---|",

@@ -3,8 +3,10 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cantor.data.stems import StemCropDataset, build_stem_cache, note_rolls, random_eq_curve
 from cantor.features.cqt import CQTConfig
@@ -88,6 +90,31 @@ def test_shift_augmentation_moves_spectrum_and_notes_together(toy_notes, tmp_pat
 def test_tiny_transcriber_learns_toy_notes(tiny_transcriber):
     best = json.loads((tiny_transcriber / "best" / "config.json").read_text())["metadata"]["metrics"]
     assert best["valid/note_f1"] > 0.8, best
+
+
+def test_validating_saved_weights_reproduces_the_runs_metrics(tiny_transcriber, toy_notes, tmp_path):
+    """Weights no run validated (an average of runs) are scored on the crops their runs validated on: the exported
+    best weights get exactly the F1 logged for them, untrained ones far less."""
+    from cantor.models.presets import AnalysisTrainConfig
+    from cantor.models.transcriber import TRANSCRIBER_KIND, Transcriber, TranscriberConfig
+    from cantor.models.weights import read_config, save_weights
+    from cantor.train.analysis import validate_analysis_model
+
+    train_config = AnalysisTrainConfig(**json.loads((tiny_transcriber / "run.json").read_text())["train"])
+    payload = read_config(tiny_transcriber / "best", kind=TRANSCRIBER_KIND)
+
+    def note_f1(model: Path) -> float:
+        metrics = validate_analysis_model(
+            "transcriber", model, data=[toy_notes], cache=tmp_path / "cache", train_config=train_config
+        )
+        return metrics["valid/note_f1"]
+
+    assert note_f1(tiny_transcriber / "best") == pytest.approx(
+        payload["metadata"]["metrics"]["valid/note_f1"], abs=1e-6
+    )
+    untrained = Transcriber(TranscriberConfig.from_dict(payload["config"]))
+    save_weights(tmp_path / "untrained", untrained, kind=TRANSCRIBER_KIND, config=payload["config"])
+    assert note_f1(tmp_path / "untrained") < 0.5
 
 
 def test_tiny_classifier_learns_two_families(tiny_classifier):

@@ -21,7 +21,7 @@ from cantor.data.stems import StemCropDataset, build_stem_cache
 from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
 from cantor.models.presets import AnalysisTrainConfig
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
-from cantor.models.weights import load_weights
+from cantor.models.weights import load_weights, read_config
 from cantor.train.losses import check_loss_names
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
 
@@ -185,14 +185,7 @@ def train_analysis_model(
         split: build_stem_cache(data, cache / _cache_name(cqt), split=split, songs=train_config.songs, config=cqt)
         for split in ("train", "valid")
     }
-    # validation crops get the same kind of leakage as training ones (fixed per crop), as separated stems have
-    common = {
-        "config": cqt,
-        "pitched_only": transcriber,
-        "seed": train_config.seed,
-        "leakage_db": train_config.leakage_db,
-        "leakage_probability": train_config.leakage_probability,
-    }
+    common = _crop_settings(cqt, transcriber, train_config)
     train_set = StemCropDataset(
         files["train"],
         crop_frames=train_config.crop_frames,
@@ -202,13 +195,10 @@ def train_analysis_model(
         shift_bins=train_config.shift_bins,
         **common,
     )
-    valid_set = StemCropDataset(
-        files["valid"], crop_frames=train_config.val_crop_frames, items=train_config.val_items, random=False, **common
-    )
     train_loader = DataLoader(
         train_set, batch_size=train_config.batch_size, num_workers=train_config.num_workers, drop_last=True
     )
-    valid_loader = DataLoader(valid_set, batch_size=8, num_workers=0)
+    valid_loader = _valid_loader(files["valid"], common, train_config)
     run_info = describe_run(options, data, model_config, train_config, train_set.describe())
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     system_class = TranscriberSystem if transcriber else InstrumentSystem
@@ -227,6 +217,54 @@ def train_analysis_model(
         checkpoint_minutes=train_config.checkpoint_minutes,
         options=options,
     )
+
+
+def validate_analysis_model(
+    task: str, model: Path, *, data: list[Path], cache: Path, train_config: AnalysisTrainConfig
+) -> dict[str, float]:
+    """The validation metrics of trained weights in ``model`` (a model folder: e.g. weights averaged from several
+    runs, which no run validated) on the crops that a run with ``train_config`` validates on (its seed fixes them)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    transcriber = task == "transcriber"
+    kind = TRANSCRIBER_KIND if transcriber else INSTRUMENT_KIND
+    config = read_config(model, kind=kind)["config"]
+    model_config = (TranscriberConfig if transcriber else InstrumentClassifierConfig).from_dict(config)
+    cqt = model_config.cqt
+    files = build_stem_cache(data, cache / _cache_name(cqt), split="valid", songs=train_config.songs, config=cqt)
+    loader = _valid_loader(files, _crop_settings(cqt, transcriber, train_config), train_config)
+    system_class = TranscriberSystem if transcriber else InstrumentSystem
+    system = system_class(
+        model_config.to_dict(), dataclasses.asdict(dataclasses.replace(train_config, init=str(model)))
+    )
+    trainer = L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    (metrics,) = trainer.validate(system, loader, verbose=False)
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def _crop_settings(cqt, transcriber: bool, train_config: AnalysisTrainConfig) -> dict:
+    """What training and validation crops share. Validation crops get the same kind of leakage as training ones
+    (fixed per crop), as separated stems have."""
+    return {
+        "config": cqt,
+        "pitched_only": transcriber,
+        "seed": train_config.seed,
+        "leakage_db": train_config.leakage_db,
+        "leakage_probability": train_config.leakage_probability,
+    }
+
+
+def _valid_loader(files, common: dict, train_config: AnalysisTrainConfig) -> DataLoader:
+    valid_set = StemCropDataset(
+        files, crop_frames=train_config.val_crop_frames, items=train_config.val_items, random=False, **common
+    )
+    return DataLoader(valid_set, batch_size=8, num_workers=0)
 
 
 def _cache_name(config) -> str:
