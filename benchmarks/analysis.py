@@ -5,6 +5,8 @@
         --out benchmarks/results/analysis-band.md [--transcriber notes --classifier instruments]
     .venv/bin/python benchmarks/analysis.py --data data/band --songs 12 --family-songs 20 --no-baselines \
         --out benchmarks/results/analysis-band-in-domain.md
+    .venv/bin/python benchmarks/analysis.py --data data/band-timgm --songs 20 --family-songs 40 \
+        --skip-shared-with sf_GMbank --out benchmarks/results/analysis-band-truly-unseen.md
 
 Stems of the test split, rendered with a soundfont not used in training, are analysed one by one (clean stems:
 this measures the analysis, not the separator). For pitched stems: note F1 (mir_eval.transcription, onsets within
@@ -13,6 +15,8 @@ this measures the analysis, not the separator). For pitched stems: note F1 (mir_
 chorale voices) raw pitch and raw chroma accuracy (mir_eval.melody; pitch guesses in frames called unvoiced count,
 as mir_eval defines them, and a strict column counts those frames wrong) against the rendered notes. For every stem:
 the instrument family, accuracy and a confusion matrix image. Speed: seconds of audio per second of compute.
+TimGM6mb shares most of its samples with the training font sf_GMbank (benchmarks/font_overlap.py): with
+``--skip-shared-with sf_GMbank`` only the stems whose program the two render differently are scored.
 """
 
 from __future__ import annotations
@@ -34,11 +38,13 @@ import matplotlib.pyplot as plt
 
 from cantor.audio.io import load
 from cantor.data.instruments import FAMILIES
+from cantor.data.render import resolve_soundfont
 from cantor.data.stems import read_song_labels
 from cantor.inference.analyze import Analyzer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import header
+from font_overlap import shared_programs
 
 MONOPHONIC = ("melody", "bass", "soprano", "alto", "tenor")
 PYIN_RATE, PYIN_HOP = 22050, 256
@@ -142,6 +148,31 @@ def notes_to_f0(notes: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.where(f0 > 0, f0, np.nan)
 
 
+class SharedPrograms:
+    """Which stems to leave out because their font renders their program alike with a training font."""
+
+    def __init__(self, training_font: str | None) -> None:
+        self.training_font = resolve_soundfont(training_font) if training_font else None
+        self.shared: dict[str, set[int]] = {}
+        self.skipped = 0
+
+    def skips(self, font: str, program: int) -> bool:
+        if self.training_font is None:
+            return False
+        if font not in self.shared:
+            self.shared[font] = shared_programs(resolve_soundfont(font), self.training_font)
+        skip = program in self.shared[font]
+        self.skipped += skip
+        return skip
+
+    def describe(self) -> str:
+        fonts = "; ".join(f"{font}: {len(programs)} of 129 programs" for font, programs in self.shared.items())
+        return (
+            f"{self.skipped} stems whose program their font renders alike with {self.training_font.name} "
+            f"(a training font; {fonts}, the drum kit counted as one)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, action="append", required=True, help="built data folder(s)")
@@ -154,8 +185,15 @@ def main() -> None:
     parser.add_argument("--transcriber", default="notes")
     parser.add_argument("--classifier", default="instruments")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--skip-shared-with",
+        metavar="FONT",
+        help="leave out stems whose program the data's font renders alike with FONT, a training font (correlation "
+        "above 0.8, benchmarks/font_overlap.py): what is left is truly unseen",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    shared = SharedPrograms(args.skip_shared_with)
     torch.set_num_threads(args.threads)
     analyzer = Analyzer(transcriber=args.transcriber, classifier=args.classifier)
     rows: dict[str, list] = {"cantor": [], "pyin": [], "basic-pitch": []}
@@ -176,7 +214,12 @@ def main() -> None:
         found = sorted(p for p in (root / args.split).iterdir() if (p / "song.json").is_file())
         notes_songs = args.songs or len(found)
         for number, song in enumerate(found[: max(notes_songs, args.family_songs or 0)], 1):
+            fonts = {
+                name: stem["soundfont"] for name, stem in json.loads((song / "song.json").read_text())["stems"].items()
+            }
             for label in read_song_labels(song):
+                if shared.skips(fonts[label.name], label.program_label):
+                    continue
                 path = next(p for p in (song / f"{label.name}.wav", song / f"{label.name}.flac") if p.exists())
                 audio, rate = load(path)
                 if audio.abs().max() < 1e-4:
@@ -217,6 +260,8 @@ def main() -> None:
     lines.append(f"- family accuracy on {len(families_true)} stems ({audio_seconds['cantor'] / 60:.1f} min)")
     lines.append(f"- pYIN: {PYIN_FMIN:.0f}–{PYIN_FMAX:.0f} Hz at {PYIN_RATE} Hz, hop {PYIN_HOP}; its f0 cut into notes")
     lines.append(f"- Cantor models: transcriber `{args.transcriber}`, classifier `{args.classifier}`")
+    if args.skip_shared_with:
+        lines.append(f"- left out: {shared.describe()}")
     lines.append("\n### Notes (pitched stems; mean over stems)\n")
     lines.append("| system | note F1 (onsets) | note F1 (onsets + offsets) | stems | × real time |")
     lines.append("|---|---|---|---|---|")

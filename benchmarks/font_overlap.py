@@ -42,6 +42,13 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
+def shared_programs(font_a: Path, font_b: Path, *, threshold: float = CLOSE) -> set[int]:
+    """GM programs (0–127; 128 for the drum kit) that two fonts render alike: correlation above ``threshold``."""
+    renderer = FluidRenderer([font_a, font_b], sample_rate=RATE)
+    pairs = zip(renders(renderer, font_a), renders(renderer, font_b), strict=True)
+    return {program for program, (a, b) in enumerate(pairs) if correlation(a, b) > threshold}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/font-overlap.md"))
