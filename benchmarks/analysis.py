@@ -214,11 +214,8 @@ def main() -> None:
         found = sorted(p for p in (root / args.split).iterdir() if (p / "song.json").is_file())
         notes_songs = args.songs or len(found)
         for number, song in enumerate(found[: max(notes_songs, args.family_songs or 0)], 1):
-            fonts = {
-                name: stem["soundfont"] for name, stem in json.loads((song / "song.json").read_text())["stems"].items()
-            }
             for label in read_song_labels(song):
-                if shared.skips(fonts[label.name], label.program_label):
+                if shared.skips(label.soundfont, label.program_label):
                     continue
                 path = next(p for p in (song / f"{label.name}.wav", song / f"{label.name}.flac") if p.exists())
                 audio, rate = load(path)

@@ -20,13 +20,13 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from _shipping import PACKAGE_WEIGHTS
+from safetensors.torch import load_file
 
-import cantor
 from cantor.models.instrument import INSTRUMENT_KIND
 from cantor.models.presets import AnalysisTrainConfig
 from cantor.models.transcriber import TRANSCRIBER_KIND
-from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_FORMAT_VERSION
+from cantor.models.weights import CONFIG_FILE, WEIGHTS_FILE, save_state, write_config
 from cantor.train.analysis import validate_analysis_model
 
 
@@ -63,8 +63,7 @@ def main() -> None:
         parser.error("give at least two --model")
     if args.data and args.cache is None:
         parser.error("--data needs --cache (the stem cache the runs used)")
-    shipped = Path(cantor.__file__).parent / "weights"
-    folders = [Path(model) if Path(model).is_dir() else shipped / model for model in args.model]
+    folders = [Path(model) if Path(model).is_dir() else PACKAGE_WEIGHTS / model for model in args.model]
     for folder in folders:
         if not (folder / CONFIG_FILE).is_file():
             raise SystemExit(f"{folder}: not a model folder (no {CONFIG_FILE}) nor a shipped model's name")
@@ -84,26 +83,19 @@ def main() -> None:
 
     command = " ".join(["python", *map(shlex.quote, sys.argv)])
     target = args.out / "final"
-    target.mkdir(parents=True, exist_ok=True)
-    save_file(
-        average_states(states),
-        str(target / WEIGHTS_FILE),
-        metadata={"format_version": str(WEIGHTS_FORMAT_VERSION), "kind": first["kind"]},
-    )
     averaged = [
         {"model": str(folder), "command": payload["metadata"].get("command")}
         for folder, payload in zip(folders, payloads, strict=True)
     ]
     metadata = {**first["metadata"], "command": command, "averaged": averaged, "metrics": {}}
-    payload = {"format_version": WEIGHTS_FORMAT_VERSION, "kind": first["kind"], "config": first["config"]}
-    (target / CONFIG_FILE).write_text(json.dumps({**payload, "metadata": metadata}, indent=2) + "\n")
+    save_state(target, average_states(states), kind=first["kind"], config=first["config"], metadata=metadata)
     if args.data:
         train_config = AnalysisTrainConfig(**run["train"])
         task = ANALYSIS_TASKS[first["kind"]]
         metadata["metrics"] = validate_analysis_model(
             task, target, data=args.data, cache=args.cache, train_config=train_config
         )
-        (target / CONFIG_FILE).write_text(json.dumps({**payload, "metadata": metadata}, indent=2) + "\n")
+        write_config(target, kind=first["kind"], config=first["config"], metadata=metadata)
         print("validation: " + ", ".join(f"{name} {value:.4f}" for name, value in metadata["metrics"].items()))
     (args.out / "run.json").write_text(json.dumps({**run, "command": command}, indent=2) + "\n")
     print(f"averaged {len(folders)} models → {target}")

@@ -38,6 +38,7 @@ class StemLabels:
     program: int
     is_drum: bool
     notes: np.ndarray  # (n, 4): start s, end s, MIDI pitch, velocity
+    soundfont: str = ""  # the font file's name ("" where not recorded, as in the stem cache)
 
     @property
     def program_label(self) -> int:
@@ -57,7 +58,9 @@ def read_song_labels(song: Path) -> list[StemLabels]:
         notes = tracks[name].notes if name in tracks else []
         table = np.array([[n.start, n.end, n.pitch, n.velocity] for n in notes], dtype=np.float32).reshape(-1, 4)
         labels.append(
-            StemLabels(name, stem["family"], int(stem["program"]), bool(stem["is_drum"]), table),
+            StemLabels(
+                name, stem["family"], int(stem["program"]), bool(stem["is_drum"]), table, stem.get("soundfont", "")
+            ),
         )
     return labels
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -27,14 +28,26 @@ def save_weights(
     folder: str | Path, model: nn.Module, *, kind: str, config: dict, metadata: dict | None = None
 ) -> Path:
     """Write ``model``'s state and its config into ``folder`` (each file atomically)."""
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    return save_state(folder, state, kind=kind, config=config, metadata=metadata)
+
+
+def save_state(
+    folder: str | Path, state: dict[str, torch.Tensor], *, kind: str, config: dict, metadata: dict | None = None
+) -> Path:
+    """:func:`save_weights` for a state dict that no module holds (e.g. weights averaged over runs)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format_version": str(WEIGHTS_FORMAT_VERSION), "kind": kind})
-    payload = {"format_version": WEIGHTS_FORMAT_VERSION, "kind": kind, "config": config, "metadata": metadata or {}}
-    write_json_atomic(folder / CONFIG_FILE, payload)
+    write_config(folder, kind=kind, config=config, metadata=metadata)
     return folder
+
+
+def write_config(folder: str | Path, *, kind: str, config: dict, metadata: dict | None = None) -> None:
+    """The JSON beside the weights (atomically): format version, kind, config and metadata (metrics among them)."""
+    payload = {"format_version": WEIGHTS_FORMAT_VERSION, "kind": kind, "config": config, "metadata": metadata or {}}
+    write_json_atomic(Path(folder) / CONFIG_FILE, payload)
 
 
 def read_config(folder: str | Path, *, kind: str) -> dict[str, Any]:
