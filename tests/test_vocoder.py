@@ -198,3 +198,58 @@ def test_cli_vocodes_a_file_and_a_saved_mel(tmp_path):
         assert "Traceback" not in result.stderr
     assert not any(".partial" in p.name or ".staging" in p.name for p in tmp_path.iterdir())
     assert not (tmp_path / "x.wav").exists() and not (tmp_path / "y.wav").exists()
+
+
+def test_finetuning_starts_from_the_base_vocoder(tmp_path):
+    from safetensors.numpy import load_file
+
+    data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
+    base, config = _model_folder(tmp_path, "tiny-gan")
+    _, train = vocoder_preset("tiny-gan")
+    # A vanishing learning rate leaves the weights where they start: the base's, not a fresh initialisation's.
+    frozen = dataclasses.replace(
+        train, max_steps=2, adversarial_start_step=0, val_every_steps=2, learning_rate=1e-12, final_learning_rate=1e-12
+    )
+    options = RunOptions(progress=False)
+    run = train_vocoder(
+        data=[data],
+        out=tmp_path / "tuned",
+        model_config=config,
+        train_config=dataclasses.replace(frozen, init=str(base)),
+        options=options,
+    )
+    before, after = load_file(base / "model.safetensors"), load_file(run / "final" / "model.safetensors")
+    assert max(float(np.abs(after[k] - before[k]).max()) for k in before) < 1e-6
+    fresh = train_vocoder(
+        data=[data], out=tmp_path / "fresh", model_config=config, train_config=frozen, options=options
+    )
+    scratch = load_file(fresh / "final" / "model.safetensors")
+    assert max(float(np.abs(scratch[k] - before[k]).max()) for k in before) > 1e-2
+
+    other = dataclasses.replace(config, gan=dataclasses.replace(config.gan, layers=config.gan.layers + 1))
+    with pytest.raises(ValueError, match="differs"):
+        train_vocoder(
+            data=[data],
+            out=tmp_path / "x",
+            model_config=other,
+            train_config=dataclasses.replace(frozen, init=str(base)),
+            options=options,
+        )
+
+    cli = [
+        sys.executable,
+        "-m",
+        "cantor.cli.main",
+        "train",
+        "vocoder",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "y"),
+    ]
+    for args, message in [
+        (["--finetune", str(base), "--preset", "tiny-gan"], "leave out --preset"),
+        (["--finetune", "no-such-vocoder"], "unknown model 'no-such-vocoder'"),
+    ]:
+        result = subprocess.run([*cli, *args], capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

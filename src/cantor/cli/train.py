@@ -130,6 +130,12 @@ def vocoder(
     data: list[Path] = typer.Option(..., "--data", help="Data folder(s) with train/ and valid/ (repeat for several)."),
     out: Path = _OUT,
     preset: str = typer.Option("gan-small", help="gan-small, waveflow-small, waveflow-small-attention, … (tiny-*)."),
+    finetune: str = typer.Option(
+        None,
+        "--finetune",
+        help="Start from this trained vocoder (gan, waveflow or a model folder) and keep its architecture: "
+        "learning rate 2e-4, 3000 steps unless --max-steps, a GAN's discriminators from the first step.",
+    ),
     max_steps: int = _MAX_STEPS,
     max_minutes: float = _MAX_MINUTES,
     batch_size: int = _BATCH_SIZE,
@@ -160,7 +166,12 @@ def vocoder(
         "seed": seed,
         "adversarial_start_step": adversarial_start,
     }
-    model_config, train_config = _recipe(lambda: vocoder_preset(preset), overrides)
+    if finetune is None:
+        model_config, train_config = _recipe(lambda: vocoder_preset(preset), overrides)
+    else:
+        if preset != "gan-small":
+            raise UsageError("--finetune keeps the base vocoder's architecture; leave out --preset")
+        model_config, train_config = _recipe(lambda: _vocoder_finetune_recipe(finetune), overrides)
     options = _run_options(
         threads=threads,
         devices=devices,
@@ -406,6 +417,19 @@ def _analysis_finetune_recipe(task: str, base: str):
     config = config_class.from_dict(read_config(folder, kind=kind)["config"])
     _, recipe = analysis_preset(task, "transcriber-small" if task == "transcriber" else "classifier-small")
     return config, dataclasses.replace(recipe, **ANALYSIS_FINETUNE, init=str(folder))
+
+
+def _vocoder_finetune_recipe(base: str):
+    """(the base vocoder's config, its family's small recipe with the fine-tuning rate and steps, from the base)."""
+    from cantor.models.presets import VOCODER_FINETUNE, vocoder_preset
+    from cantor.models.registry import resolve_model
+    from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
+    from cantor.models.weights import read_config
+
+    folder = resolve_model(base, kind=VOCODER_KIND)
+    config = VocoderConfig.from_dict(read_config(folder, kind=VOCODER_KIND)["config"])
+    _, recipe = vocoder_preset(f"{config.family}-small")
+    return config, dataclasses.replace(recipe, **VOCODER_FINETUNE, init=str(folder))
 
 
 def _finetune_recipe(base: str, recipe):

@@ -155,6 +155,7 @@ class VocoderTrainConfig:
     grad_clip: float = 10.0
     seed: int = 0
     num_workers: int = 1
+    init: str | None = None  # fine-tuning: the vocoder (shipped name or folder) whose weights training starts from
 
     @property
     def adversarial(self) -> bool:
@@ -236,6 +237,16 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
             num_workers=0,
         ),
     ),
+}
+
+
+# Fine-tuning a trained vocoder: the discriminators (new) join at once, at a lower rate than training from scratch.
+VOCODER_FINETUNE = {
+    "learning_rate": 2e-4,
+    "final_learning_rate": 2e-5,
+    "warmup_steps": 50,
+    "max_steps": 3000,
+    "adversarial_start_step": 0,
 }
 
 

@@ -19,6 +19,7 @@ from cantor.data.clips import clip_splits
 from cantor.features.mel import LogMel
 from cantor.models.presets import VocoderTrainConfig
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
+from cantor.models.weights import load_weights, read_config
 from cantor.nn.vocoder_discriminators import VocoderDiscriminator
 from cantor.train import losses
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
@@ -35,6 +36,8 @@ class VocoderSystem(L.LightningModule):
         gan = self.model_config.family == "gan"
         losses.check_loss_names(self.train_config.losses, losses.GAN_VOCODER_TERMS if gan else losses.WAVEFLOW_TERMS)
         self.model = build_vocoder(self.model_config)
+        if self.train_config.init:
+            self._start_from(self.train_config.init)
         self.mel = LogMel(self.model_config.mel)
         self.discriminator = (
             VocoderDiscriminator(width=self.train_config.discriminator_width)
@@ -45,6 +48,14 @@ class VocoderSystem(L.LightningModule):
         self._val_mel: list[torch.Tensor] = []
         self._val_mrstft: list[torch.Tensor] = []
         self._val_nll: list[torch.Tensor] = []
+
+    def _start_from(self, base: str) -> None:
+        """Fine-tuning: the base vocoder's weights (its config must equal the one being trained); a resumed run
+        then overwrites them from its checkpoint."""
+        if VocoderConfig.from_dict(read_config(base, kind=VOCODER_KIND)["config"]) != self.model_config:
+            raise ValueError(f"{base}: its config differs from the vocoder being trained")
+        load_weights(base, kind=VOCODER_KIND, build=lambda config: self.model)
+        self.model.train()  # load_weights leaves the model in eval mode
 
     @property
     def steps_per_update(self) -> int:
