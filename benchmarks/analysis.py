@@ -38,13 +38,12 @@ import matplotlib.pyplot as plt
 
 from cantor.audio.io import load
 from cantor.data.instruments import FAMILIES
-from cantor.data.render import resolve_soundfont
 from cantor.data.stems import read_song_labels
 from cantor.inference.analyze import Analyzer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import header
-from font_overlap import shared_programs
+from font_overlap import SharedPrograms
 
 MONOPHONIC = ("melody", "bass", "soprano", "alto", "tenor")
 PYIN_RATE, PYIN_HOP = 22050, 256
@@ -146,31 +145,6 @@ def notes_to_f0(notes: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Notes ``(n, 3)`` → an f0 track on ``times`` (NaN where no note sounds), for systems that give only notes."""
     f0 = reference_f0(np.column_stack([notes, np.zeros(len(notes))]), times)
     return np.where(f0 > 0, f0, np.nan)
-
-
-class SharedPrograms:
-    """Which stems to leave out because their font renders their program alike with a training font."""
-
-    def __init__(self, training_font: str | None) -> None:
-        self.training_font = resolve_soundfont(training_font) if training_font else None
-        self.shared: dict[str, set[int]] = {}
-        self.skipped = 0
-
-    def skips(self, font: str, program: int) -> bool:
-        if self.training_font is None:
-            return False
-        if font not in self.shared:
-            self.shared[font] = shared_programs(resolve_soundfont(font), self.training_font)
-        skip = program in self.shared[font]
-        self.skipped += skip
-        return skip
-
-    def describe(self) -> str:
-        fonts = "; ".join(f"{font}: {len(programs)} of 129 programs" for font, programs in self.shared.items())
-        return (
-            f"{self.skipped} stems whose program their font renders alike with {self.training_font.name} "
-            f"(a training font; {fonts}, the drum kit counted as one)"
-        )
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from _report import header
 
-from cantor.data.render import FluidRenderer, NoteEvent, default_soundfonts, timgm6mb_soundfont
+from cantor.data.render import FluidRenderer, NoteEvent, default_soundfonts, resolve_soundfont, timgm6mb_soundfont
 
 RATE = 22050
 NOTES = [NoteEvent(0.1, 0.8, 60, 100), NoteEvent(0.9, 1.6, 67, 100), NoteEvent(1.7, 2.4, 48, 90)]
@@ -47,6 +47,31 @@ def shared_programs(font_a: Path, font_b: Path, *, threshold: float = CLOSE) -> 
     renderer = FluidRenderer([font_a, font_b], sample_rate=RATE)
     pairs = zip(renders(renderer, font_a), renders(renderer, font_b), strict=True)
     return {program for program, (a, b) in enumerate(pairs) if correlation(a, b) > threshold}
+
+
+class SharedPrograms:
+    """Which stems to leave out because their font renders their program alike with a training font."""
+
+    def __init__(self, training_font: str | None) -> None:
+        self.training_font = resolve_soundfont(training_font) if training_font else None
+        self.shared: dict[str, set[int]] = {}
+        self.skipped = 0
+
+    def skips(self, font: str, program: int) -> bool:
+        if self.training_font is None:
+            return False
+        if font not in self.shared:
+            self.shared[font] = shared_programs(resolve_soundfont(font), self.training_font)
+        skip = program in self.shared[font]
+        self.skipped += skip
+        return skip
+
+    def describe(self) -> str:
+        fonts = "; ".join(f"{font}: {len(programs)} of 129 programs" for font, programs in self.shared.items())
+        return (
+            f"{self.skipped} stems whose program their font renders alike with {self.training_font.name} "
+            f"(a training font; {fonts}, the drum kit counted as one)"
+        )
 
 
 def main() -> None:

@@ -11,6 +11,9 @@ mixture itself as the estimate; medians over songs. ``--model`` may repeat (the 
 HPSS's percussive part is the classical baseline for drums; the oracle masks are the ceiling. ``--museval N``
 adds BSSEval v4 SDR (museval: 1-s windows, median over windows, then over songs) on the first N songs of each set
 for the shipped model, the peers and the IRM (about 25 s per song and system, so not for every row).
+``--skip-shared-with sf_GMbank`` adds, for the unseen set, the scores of only those sources whose program the unseen
+font renders unlike that training font (``benchmarks/font_overlap.py``): the sources whose sound no training stem
+had. The rest of the mixture is unchanged, so it measures separating a new sound out of a half-familiar mix.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ import numpy as np
 import torch
 
 from cantor.data.dataset import MultitrackDataset
+from cantor.data.stems import read_song_labels
 from cantor.features.stft import ISTFT, STFT, STFTConfig
 from cantor.inference.separate import Separator
 from cantor.metrics.sdr import si_sdr_improvement, si_sdr_tracks
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import header
+from font_overlap import SharedPrograms
 from peers import load_peer, separate_with_peer
 
 ORACLE_STFT = STFTConfig(n_fft=2048, hop_length=512)
@@ -87,8 +92,10 @@ def evaluate(
     *,
     museval_songs: int = 0,
     museval_systems: tuple[str, ...] = (),
+    shared: SharedPrograms | None = None,
 ) -> dict:
-    """Score every system (and the oracles, and HPSS for drums) on the test split of ``root``, songs whole."""
+    """Score every system (and the oracles, and HPSS for drums) on the test split of ``root``, songs whole; with
+    ``shared``, also each source's median over only the songs where its sound is new (``si_sdri_unshared``)."""
     dataset = MultitrackDataset(root, split="test", sources=sources, segment_seconds=None, sample_rate=44100)
     count = min(len(dataset), limit or len(dataset))
     labels = [*systems, "oracle IRM (ceiling)", "oracle IBM"]
@@ -99,8 +106,16 @@ def evaluate(
     hpss_drums = []
     bss_sdr: dict[str, list[list[float]]] = {name: [] for name in (*museval_systems, "oracle IRM (ceiling)")}
     audio_seconds = 0.0
+    new_sound = []  # per song, per source: True where no training font renders its program alike
     for index in range(count):
         mixture, references = dataset[index]
+        if shared is not None:
+            labels_by_name = {
+                label.name: label for label in read_song_labels(dataset.songs[index].files["mixture"].parent)
+            }
+            new_sound.append(
+                [not shared.skips(labels_by_name[s].soundfont, labels_by_name[s].program_label) for s in sources]
+            )
         audio_seconds += mixture.shape[-1] / 44100
         estimates = {}
         for label, separate in systems.items():
@@ -118,8 +133,16 @@ def evaluate(
             estimate = hpss_percussive(mixture)[None]
             hpss_drums.append(si_sdr_improvement(estimate, references[drums : drums + 1], mixture)[0].item())
         print(f"{root.name}: song {index + 1}/{count}", file=sys.stderr)
+    unshared = {}
+    if new_sound:
+        keep = torch.tensor(new_sound)  # (songs, sources)
+        for label, values in improvements.items():
+            gains = torch.stack(values).masked_fill(~keep, float("nan"))
+            unshared[label] = [float(g) if torch.isfinite(g) else None for g in gains.nanmedian(dim=0).values]
     return {
         "songs": count,
+        "unshared_counts": [int(c) for c in torch.tensor(new_sound).sum(dim=0)] if new_sound else None,
+        "si_sdri_unshared": unshared,
         "hpss_drums_si_sdri": float(np.median(hpss_drums)) if hpss_drums else None,
         "si_sdr": {k: torch.stack(v).median(dim=0).values.tolist() for k, v in scores.items()},
         "si_sdri": {k: torch.stack(v).median(dim=0).values.tolist() for k, v in improvements.items()},
@@ -152,6 +175,24 @@ def table(title: str, result: dict, sources: tuple[str, ...]) -> list[str]:
         lines.append("|---|" + "---|" * (len(sources) + 1))
         for label, values in result["museval_sdr"].items():
             lines.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in values) + f" | **{np.mean(values):.1f}** |")
+    if result.get("si_sdri_unshared"):
+        counts = result["unshared_counts"]
+        lines.append(
+            "\nOnly the sources whose program this font renders unlike the training font named (a sound no training "
+            "stem had); medians over those songs, mean over the sources with any:\n"
+        )
+        lines.append(
+            "| estimate | "
+            + " | ".join(f"{s} SI-SDRi (n={n})" for s, n in zip(sources, counts, strict=True))
+            + " | mean |"
+        )
+        lines.append("|---|" + "---|" * (len(sources) + 1))
+        for label, gains in result["si_sdri_unshared"].items():
+            present = [g for g in gains if g is not None]
+            cells = " | ".join("—" if g is None else f"{g:.1f}" for g in gains)
+            lines.append(
+                f"| {label} | {cells} | **{np.mean(present):.1f}** |" if present else f"| {label} | {cells} | — |"
+            )
     ceiling = np.mean(result["si_sdri"]["oracle IRM (ceiling)"])
     shares = [f"{label} {np.mean(result['si_sdri'][label]) / ceiling:.0%}" for label in result["real_time_factor"]]
     lines.append(f"\nShare of the oracle IRM's mean SI-SDRi: {'; '.join(shares)}.")
@@ -174,6 +215,9 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=None)
     parser.add_argument("--museval", type=int, default=0, help="BSSEval v4 SDR on the first N songs of each set")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--skip-shared-with", metavar="FONT", help="unseen set: also score only sources whose sound FONT lacks"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -214,7 +258,8 @@ def main() -> None:
     results = {"in-domain test split": evaluate(args.test, systems, sources, args.songs, **museval)}
     if args.unseen:
         title = "unseen soundfont (TimGM6mb), same test compositions"
-        results[title] = evaluate(args.unseen, systems, sources, args.songs, **museval)
+        shared = SharedPrograms(args.skip_shared_with) if args.skip_shared_with else None
+        results[title] = evaluate(args.unseen, systems, sources, args.songs, **museval, shared=shared)
     lines = [header(f"Separation: {', '.join(sources)}"), *details]
     lines.append(f"- torch threads: {args.threads}; songs scored whole (30 s), medians over songs")
     for title, result in results.items():
