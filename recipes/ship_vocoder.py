@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--data-command", required=True)
     parser.add_argument("--benchmark", type=Path, help="JSON written by benchmarks/vocoder.py")
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
+    parser.add_argument("--notes", type=Path, help="a markdown file for the card's Notes (lineage, how chosen)")
     parser.add_argument(
         "--weights",
         choices=("best", "final"),
@@ -74,19 +75,20 @@ def main() -> None:
     if args.benchmark and args.benchmark.is_file():
         results = json.loads(args.benchmark.read_text())
         lines += ["", "## Test: copy-synthesis of held-out clips (see benchmarks/results/vocoder.md)", ""]
-        lines += [
-            "| test set | method | log-mel L1 | ViSQOL | f0 error (cents) | × real time |",
-            "|---|---|---|---|---|---|",
-        ]
-        for set_name, result in results.items():
+        lines += ["| test set | method | log-mel L1 | ViSQOL | f0 error (cents) |", "|---|---|---|---|---|"]
+        shown = ("griffin-lim-32", f"cantor {args.name}")
+        for set_name, result in results["sets"].items():
             for method, row in result["methods"].items():
-                if method.removeprefix("cantor ") not in (args.name, "griffin-lim-32"):
+                if method not in shown:
                     continue
                 visqol = f"{row['visqol']:.2f}" if row.get("visqol") is not None else "—"
                 f0 = f"{row['f0_cents']:.0f}" if row.get("f0_cents") is not None else "—"
-                lines.append(
-                    f"| {set_name} | {method} | {row['mel_l1']:.3f} | {visqol} | {f0} | {row['realtime']:.1f} |"
-                )
+                lines.append(f"| {set_name} | {method} | {row['mel_l1']:.3f} | {visqol} | {f0} |")
+        speeds = {method: speed for method, speed in results["realtime"].items() if method in shown}
+        lines += ["", f"Speed (× real time on {results['threads']} threads, 30 s decoded whole after a warm-up): "]
+        lines[-1] += "; ".join(f"{method} {speed:.0f}×" for method, speed in speeds.items()) + "."
+    if args.notes:
+        lines += ["", "## Notes", "", args.notes.read_text().strip()]
     lines += [
         "",
         "## Limits",

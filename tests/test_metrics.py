@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pytest
 import torch
 
 from cantor.metrics import si_sdr, si_sdr_improvement
@@ -29,3 +31,16 @@ def test_improvement_of_a_perfect_estimate():
     assert torch.allclose(
         si_sdr_improvement(mixture.expand(2, 2, 4000), references, mixture), torch.zeros(2), atol=1e-4
     )
+
+
+def test_peak_frequency_finds_a_tone_within_a_fraction_of_a_cent():
+    from cantor.metrics.pitch import peak_frequency
+
+    rate = 44100
+    t = np.arange(rate) / rate
+    tone = np.sin(2 * np.pi * 441.3 * t) + 0.5 * np.sin(2 * np.pi * 882.6 * t) + 0.8 * np.sin(2 * np.pi * 97.0 * t)
+    assert abs(1200 * np.log2(peak_frequency(tone, rate) / 441.3)) < 0.1
+    assert abs(1200 * np.log2(peak_frequency(tone, rate, low=600, high=1000) / 882.6)) < 0.1
+    assert abs(1200 * np.log2(peak_frequency(tone, rate, high=200) / 97.0)) < 0.1
+    with pytest.raises(ValueError, match="no FFT bin"):
+        peak_frequency(tone, rate, low=30000)
