@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from cantor.errors import CantorError, UsageError
 from cantor.features.mel import LogMel
 from cantor.inference.vocode import Vocoder, positional_noise
+from cantor.metrics.pitch import peak_frequency
 from cantor.models.presets import vocoder_preset
-from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, WaveFlow, build_vocoder
+from cantor.models.vocoder import VOCODER_KIND, GANVocoder, VocoderConfig, WaveFlow, build_vocoder
 from cantor.models.weights import load_weights, save_weights
 from cantor.train import losses
 from cantor.train.runner import RunOptions
@@ -62,7 +63,7 @@ def test_waveflow_is_invertible():
     assert (recovered - audio).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan"])
+@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan", "tiny-gan-accumulated"])
 def test_a_tiny_vocoder_learns_a_toy_signal(preset):
     torch.manual_seed(0)
     config, _ = vocoder_preset(preset)
@@ -91,7 +92,7 @@ def test_a_tiny_vocoder_learns_a_toy_signal(preset):
         assert last < 0.6 * first, (first, last)
 
 
-@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-waveflow"])
+@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-accumulated", "tiny-waveflow"])
 def test_chunked_decoding_equals_a_whole_decode(tmp_path, preset):
     folder, config = _model_folder(tmp_path, preset)
     audio = _toy_tone(1.3, batch=2)
@@ -107,6 +108,61 @@ def test_chunked_decoding_equals_a_whole_decode(tmp_path, preset):
     odd = audio[:, :9999]
     assert torch.allclose(chunked.resynthesize(odd, RATE), whole.resynthesize(odd, RATE), atol=1e-4)
     assert whole.resynthesize(odd[0], RATE).shape == (9999,)
+
+
+def test_accumulated_phase_holds_a_steady_pitch_that_local_phase_cannot():
+    """A steady partial between bins, handed to the head as its true STFT (magnitude and phase of one frame, and each
+    bin's drift from its centre), comes back as itself through the accumulated path; through the local path every
+    frame is the same, so the output is periodic in one hop and lands on a multiple of sample_rate / hop."""
+    config, _ = vocoder_preset("tiny-gan-accumulated")
+    gan = config.gan
+    stft, rate = gan.mel.stft, gan.mel.sample_rate
+    frequency = 262.5  # 8.4 bins of 31.25 Hz; not a multiple of 8000 / 64 = 125 Hz
+    t = np.arange(rate) / rate
+    tone = torch.tensor(0.5 * np.sin(2 * np.pi * frequency * t), dtype=torch.float32)
+    spec = torch.stft(tone, stft.n_fft, stft.hop_length, window=torch.hann_window(stft.n_fft), return_complex=True)
+    frames, middle = spec.shape[-1], spec.shape[-1] // 2
+    ratio = stft.n_fft // stft.hop_length
+    bins = torch.arange(stft.n_bins)
+    drift_rate = frequency * stft.n_fft / rate - bins  # bins k + d all advance as the partial does
+    # the phase the model adds by the middle frame: the centre's (k·n mod R)·2π/R and the drift summed to there
+    added = (bins * middle % ratio) * (2 * np.pi / ratio) + (middle + 1) * drift_rate * (2 * np.pi / ratio)
+    column = spec[:, middle]
+
+    def decoded(gate: float) -> np.ndarray:
+        model = build_vocoder(config)
+        with torch.no_grad():
+            model.head.weight.zero_()
+            bias = torch.cat([column.abs().clamp_min(1e-9).log(), column.angle() - added, drift_rate])
+            model.head.bias.copy_(torch.cat([bias, torch.full((stft.n_bins,), gate)]))
+            mel = torch.zeros(1, gan.mel.n_mels, frames)
+            return model.eval()(mel)[0].numpy()
+
+    held = decoded(gate=30.0)  # the accumulated path only
+    interior = slice(stft.n_fft, len(held) - stft.n_fft)
+    error = held[interior] - tone.numpy()[interior]
+    assert 10 * np.log10(np.sum(tone.numpy()[interior] ** 2) / np.sum(error**2)) > 40
+    assert abs(1200 * np.log2(peak_frequency(held[interior], rate) / frequency)) < 1
+    local = decoded(gate=-30.0)  # the local path only: the same frame every time
+    local_peak = peak_frequency(local[interior], rate)
+    assert abs(local_peak / (rate / stft.hop_length) - round(local_peak / (rate / stft.hop_length))) < 0.01
+    assert abs(1200 * np.log2(local_peak / frequency)) > 30
+
+
+def test_accumulated_phase_starts_from_a_local_phase_vocoder():
+    config, _ = vocoder_preset("tiny-gan")
+    local = _randomised(build_vocoder(config))
+    mel = LogMel(config.gan.mel)(_toy_tone(0.5, batch=2))
+    converted = GANVocoder.with_accumulated_phase(local, gate_bias=-30.0).eval()
+    assert converted.config.phase == "accumulated"
+    with torch.no_grad():
+        assert torch.allclose(converted(mel), local(mel), atol=1e-6)
+        blended = GANVocoder.with_accumulated_phase(local).eval()
+        assert (blended(mel) - local(mel)).abs().max() > 1e-4  # the held path joins, at a gate of sigmoid(−3)
+    bins = config.gan.mel.stft.n_bins
+    assert torch.all(blended.head.bias[3 * bins :] == -3.0) and not blended.head.weight[2 * bins :].any()
+    with pytest.raises(ValueError, match="phase must be one of"):
+        dataclasses.replace(config.gan, phase="random")
 
 
 def test_positional_noise_depends_only_on_position():

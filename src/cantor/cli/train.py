@@ -428,7 +428,8 @@ def _vocoder_finetune_recipe(base: str):
 
     folder = resolve_model(base, kind=VOCODER_KIND)
     config = VocoderConfig.from_dict(read_config(folder, kind=VOCODER_KIND)["config"])
-    _, recipe = vocoder_preset(f"{config.family}-small")
+    accumulated = config.family == "gan" and config.gan.phase == "accumulated"
+    _, recipe = vocoder_preset("gan-small-accumulated" if accumulated else f"{config.family}-small")
     return config, dataclasses.replace(recipe, **VOCODER_FINETUNE, init=str(folder))
 
 

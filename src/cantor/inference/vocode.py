@@ -42,6 +42,35 @@ def positional_noise(start: int, length: int, *, seed: int) -> torch.Tensor:
     return torch.cat(blocks)[offset : offset + length]
 
 
+class _PhaseCarry:
+    """Carries a GAN vocoder's accumulated phase drift from one chunk to the next of a pass over a signal.
+
+    A chunk's drift is kept where its frames had their whole context (``margin`` frames in from both ends); the next
+    chunk, which overlaps it by more than twice that, is pinned to it at its own first complete frame, so the
+    chunks continue one phase as a whole-signal decode does (to float rounding).
+    """
+
+    def __init__(self, margin: int) -> None:
+        self.margin = margin
+        self.first_frame = 0
+        self.drift: torch.Tensor | None = None  # [batch, frames, n_bins], wrapped to [0, 2π)
+
+    def anchor(self, start_frame: int) -> tuple[int, torch.Tensor] | None:
+        """(frame index in the chunk, drift there) for a chunk starting at ``start_frame``; ``None`` for a pass's
+        first chunk."""
+        if self.drift is None:
+            return None
+        offset = start_frame + self.margin - self.first_frame
+        if not 0 <= offset < self.drift.shape[1]:
+            raise RuntimeError("vocoder chunks must overlap by twice the model's context to carry its phase")
+        return self.margin, self.drift[:, offset]
+
+    def keep(self, start_frame: int, drift: torch.Tensor | None) -> None:
+        if drift is not None:
+            self.first_frame = start_frame + self.margin
+            self.drift = torch.remainder(drift[:, self.margin : drift.shape[1] - self.margin], 2 * torch.pi)
+
+
 class Vocoder:
     """Decodes log-mel spectrograms (``[..., n_mels, frames]``) to audio, chunk by chunk.
 
@@ -68,6 +97,7 @@ class Vocoder:
         self.config = VocoderConfig.from_dict(payload["config"])
         self.metadata: dict = payload.get("metadata", {})
         self.frontend = LogMel(self.config.mel)
+        self._carry = _PhaseCarry(0)
         self.chunk_seconds = chunk_seconds
         self.temperature = temperature
         self.seed = seed
@@ -92,11 +122,20 @@ class Vocoder:
 
     # --- mel → audio ----------------------------------------------------------------------------------------
 
+    def _new_pass(self) -> None:
+        """Before decoding a signal's chunks in order: the GAN's phase is carried from chunk to chunk."""
+        if self.config.family == "gan":
+            self._carry = _PhaseCarry(self.config.gan.context_frames + 1)
+
     def _decode_frames(self, mel: torch.Tensor, start_sample: int) -> torch.Tensor:
-        """``[batch, n_mels, frames]`` → ``[batch, (frames − 1) · hop]``; ``start_sample`` places WaveFlow's noise."""
+        """``[batch, n_mels, frames]`` → ``[batch, (frames − 1) · hop]``; ``start_sample`` (a whole number of hops
+        for the GAN) places WaveFlow's noise and the GAN's phase."""
         with torch.inference_mode():
             if self.config.family == "gan":
-                return self.network(mel)
+                start_frame = start_sample // self.hop_length
+                audio, drift = self.network.decode(mel, start_frame=start_frame, anchor=self._carry.anchor(start_frame))
+                self._carry.keep(start_frame, drift)
+                return audio
             length = (mel.shape[-1] - 1) * self.hop_length
             noise = torch.stack(
                 [positional_noise(start_sample, length, seed=self.seed + 7919 * row) for row in range(mel.shape[0])]
@@ -133,6 +172,7 @@ class Vocoder:
         core = max(1, int(self.chunk_seconds * self.sample_rate) // hop)
         margin = self.config.family_config.context_frames + 1
         pieces = []
+        self._new_pass()
         for first in range(0, frames - 1, core):
             last = min(first + core, frames - 1)  # this chunk owns samples [first·hop, last·hop)
             lo, hi = max(0, first - margin), min(frames, last + 1 + margin)
@@ -178,6 +218,7 @@ class Vocoder:
         model_audio = resample(audio, orig_sample_rate=sample_rate, target_sample_rate=self.sample_rate)
         reader = lambda a, b: model_audio[:, a:b]  # noqa: E731
         plan = self._plan(model_audio.shape[-1])
+        self._new_pass()
         out = torch.cat([block for _, block in run_chunked(self._resynthesize_model_rate, reader, plan)], dim=-1)[0]
         out = fit_length(resample(out, orig_sample_rate=self.sample_rate, target_sample_rate=sample_rate), length)
         return out[0] if mono else out
@@ -223,6 +264,7 @@ class Vocoder:
             data, _ = read_array(path, start=start, frames=stop - start)
             return torch.from_numpy(data.T.copy())
 
+        self._new_pass()
         with soundfile.SoundFile(
             out, "w", samplerate=info.samplerate, channels=info.channels, format="WAV", subtype="FLOAT"
         ) as writer:

@@ -19,6 +19,7 @@ from cantor.models.transcriber import TranscriberConfig
 from cantor.models.vocoder import GANVocoderConfig, VocoderConfig, WaveFlowConfig
 from cantor.nn.tcn import TCNConfig
 from cantor.nn.vae import BottleneckConfig
+from cantor.train.losses import MRSTFT_RESOLUTIONS
 
 BAND_SOURCES = ("drums", "bass", "melody", "other")
 CHORALE_SOURCES = CHORALE_VOICES
@@ -145,6 +146,8 @@ class VocoderTrainConfig:
     max_steps: int = 20000
     losses: dict[str, float] = field(default_factory=lambda: {"mel_l1": 15.0, "mrstft": 1.0})
     adversarial_start_step: int = 0  # 0 with no adversarial losses: never
+    # The mrstft term's (n_fft, hop) pairs in training (validation keeps the default three, to stay comparable).
+    stft_resolutions: tuple[tuple[int, int], ...] = MRSTFT_RESOLUTIONS
     discriminator_width: int = 16
     discriminator_learning_rate: float = 2e-4
     temperature: float = 0.8
@@ -175,6 +178,21 @@ _WAVEFLOW_TRAIN = VocoderTrainConfig(
     val_segment_samples=32768,
 )
 
+_TINY_GAN_TRAIN = VocoderTrainConfig(
+    segment_samples=2048,
+    batch_size=4,
+    learning_rate=3e-3,
+    warmup_steps=5,
+    max_steps=60,
+    losses={"mel_l1": 15.0, "mrstft": 1.0, "adversarial": 1.0, "feature_matching": 2.0},
+    adversarial_start_step=40,
+    discriminator_width=4,
+    val_every_steps=30,
+    val_items=2,
+    val_segment_samples=4096,
+    num_workers=0,
+)
+
 VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
     # iSTFT-head GAN vocoder, 44.1 kHz full band; reconstruction warm-up, then adversarial fine-tuning.
     "gan-small": (
@@ -201,23 +219,19 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
         VocoderConfig(family="waveflow", waveflow=dataclasses.replace(_WAVEFLOW_SMALL, height=64, flows=2)),
         _WAVEFLOW_TRAIN,
     ),
-    # Seconds-long configs for tests and smoke runs (8 kHz).
-    "tiny-gan": (
-        VocoderConfig(family="gan", gan=_TINY_GAN),
+    # gan-small with a phase that advances across frames, so held notes keep their pitch (see GANVocoder).
+    "gan-small-accumulated": (
+        VocoderConfig(family="gan", gan=dataclasses.replace(_GAN_SMALL, phase="accumulated")),
+        # plus an 8192-point STFT (5.4 Hz bins at 44.1 kHz): a partial a few hertz off shows there, not at 2048
         VocoderTrainConfig(
-            segment_samples=2048,
-            batch_size=4,
-            learning_rate=3e-3,
-            warmup_steps=5,
-            max_steps=60,
-            losses={"mel_l1": 15.0, "mrstft": 1.0, "adversarial": 1.0, "feature_matching": 2.0},
-            adversarial_start_step=40,
-            discriminator_width=4,
-            val_every_steps=30,
-            val_items=2,
-            val_segment_samples=4096,
-            num_workers=0,
+            losses=_GAN_LOSSES, adversarial_start_step=3000, stft_resolutions=(*MRSTFT_RESOLUTIONS, (8192, 2048))
         ),
+    ),
+    # Seconds-long configs for tests and smoke runs (8 kHz).
+    "tiny-gan": (VocoderConfig(family="gan", gan=_TINY_GAN), _TINY_GAN_TRAIN),
+    "tiny-gan-accumulated": (
+        VocoderConfig(family="gan", gan=dataclasses.replace(_TINY_GAN, phase="accumulated")),
+        _TINY_GAN_TRAIN,
     ),
     "tiny-waveflow": (
         VocoderConfig(

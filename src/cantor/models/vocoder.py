@@ -3,6 +3,12 @@
 * :class:`GANVocoder` — ConvNeXt backbone over mel frames and an inverse-STFT head (Vocos, Siuzdak 2023; iSTFTNet):
   the network predicts each frame's magnitude and phase and one inverse FFT makes the samples, so it runs at the
   frame rate (86 frames/s) instead of the sample rate. Trained with reconstruction losses, then adversarially.
+  A network that is convolutional over frames gives a steady input the same output in every frame, and identical
+  frames overlap-add to a signal periodic in one hop: with phases in each frame's own time (``phase="local"``) a
+  held note comes out at the nearest multiple of ``sample_rate / hop`` (86 Hz). ``phase="accumulated"`` adds a
+  path whose phase advances from frame to frame, as a steady partial's does: each bin's centre frequency plus a
+  predicted drift, summed over frames (carried across chunks by the :class:`~cantor.inference.vocode.Vocoder`),
+  and a per-bin gate between the two paths (transients keep the local phase).
 * :class:`WaveFlow` — a flow trained by maximum likelihood (Ping et al., 2020). The squeeze height ``h`` is the
   preset's knob: ``h = 2`` is a WaveGlow-like bipartite coupling (two groups, almost parallel), large ``h`` a
   WaveNet-like autoregressive model (``h`` sequential steps per flow). ``h = 1`` leaves no rows to condition on —
@@ -28,6 +34,7 @@ from cantor.nn.flows import AffineRowFlow, squeeze, squeeze_features, unsqueeze
 
 VOCODER_KIND = "vocoder"  # the "kind" written beside vocoder weights
 FAMILIES = ("gan", "waveflow")
+PHASE_MODELS = ("local", "accumulated")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,18 @@ class GANVocoderConfig:
     layers: int = 8
     kernel_size: int = 7
     max_log_magnitude: float = 6.0  # exp(6) ≈ 400: no real frame is louder; keeps early training finite
+    phase: str = "local"  # "local": per-frame phase only; "accumulated": plus a phase advancing across frames
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASE_MODELS:
+            raise ValueError(f"phase must be one of {', '.join(PHASE_MODELS)}, got {self.phase!r}")
+        if self.phase == "accumulated" and self.mel.stft.n_fft % self.mel.stft.hop_length:
+            raise ValueError("accumulated phase needs a hop that divides n_fft (each bin's advance is then exact)")
+
+    @property
+    def head_outputs(self) -> int:
+        """Values per frequency bin: log-magnitude and phase; with accumulated phase also the drift and the gate."""
+        return 2 if self.phase == "local" else 4
 
     @property
     def context_frames(self) -> int:
@@ -119,7 +138,7 @@ class VocoderConfig:
 
 
 class GANVocoder(nn.Module):
-    """Mel → ConvNeXt → per-frame log-magnitude and phase → inverse STFT.
+    """Mel → ConvNeXt → per-frame log-magnitude and phase (and, accumulated, drift and gate) → inverse STFT.
 
     Shapes: ``mel [batch, n_mels, frames]`` → ``audio [batch, (frames − 1) · hop_length]``.
     """
@@ -134,17 +153,65 @@ class GANVocoder(nn.Module):
             layers=config.layers,
             kernel_size=config.kernel_size,
         )
-        self.head = nn.Linear(config.dim, 2 * config.mel.stft.n_bins)
+        self.head = nn.Linear(config.dim, config.head_outputs * config.mel.stft.n_bins)
         self.istft = ISTFT(config.mel.stft)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.decode(mel)[0]
+
+    def decode(
+        self, mel: torch.Tensor, *, start_frame: int = 0, anchor: tuple[int, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``mel`` whose first frame is frame ``start_frame`` of a longer signal → (audio, the accumulated drift
+        ``[batch, frames, n_bins]`` in radians, or ``None`` with local phase).
+
+        ``anchor = (frame, drift)`` pins the drift at that frame of this mel (``drift [batch, n_bins]``, as an
+        earlier chunk reached it), so a chunk continues the whole signal's phase; without it the drift starts at 0.
+        """
+        config, stft = self.config, self.config.mel.stft
         hidden = self.backbone(mel)  # (B, F, dim)
-        log_magnitude, phase = self.head(hidden).chunk(2, dim=-1)  # (B, F, bins) each: frame-major, as the iFFT wants
-        magnitude = torch.exp(torch.clamp(log_magnitude, max=self.config.max_log_magnitude))
+        # (B, F, bins) each: frame-major, as the inverse FFT reads them
+        outputs = self.head(hidden).chunk(config.head_outputs, dim=-1)
+        magnitude = torch.exp(torch.clamp(outputs[0], max=config.max_log_magnitude))
         # Phase as an angle, not (re, im): the magnitude alone sets the level, so the network can't cheat loudness.
         # (cos and sin written out: torch.polar took 6× as long on one CPU thread, 15 ms vs 2.6 ms per 10 s.)
-        spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-        return self.istft.from_frames(spec, length=(mel.shape[-1] - 1) * self.config.mel.stft.hop_length)
+        phase = outputs[1]
+        length = (mel.shape[-1] - 1) * stft.hop_length
+        if config.phase == "local":
+            spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+            return self.istft.from_frames(spec, length=length), None
+        drift_rate, gate = outputs[2], torch.sigmoid(outputs[3])
+        # A partial at bin k + d advances 2π (k + d) · hop / n_fft per frame. The k part is exact from the absolute
+        # frame number (hop divides n_fft); the drift d (predicted, in bins) is summed over the frames.
+        drift = torch.cumsum(drift_rate, dim=1) * (2 * math.pi * stft.hop_length / stft.n_fft)
+        if anchor is not None:
+            frame, value = anchor
+            drift = drift - drift[:, frame : frame + 1] + value[:, None]
+        ratio = stft.n_fft // stft.hop_length
+        frames = torch.arange(start_frame, start_frame + mel.shape[-1], device=mel.device)
+        bins = torch.arange(stft.n_bins, device=mel.device)
+        centre = ((frames[:, None] * bins[None, :]) % ratio).to(phase.dtype) * (2 * math.pi / ratio)
+        held = phase + centre + drift
+        local_share, held_share = magnitude * (1 - gate), magnitude * gate
+        real = local_share * torch.cos(phase) + held_share * torch.cos(held)
+        imag = local_share * torch.sin(phase) + held_share * torch.sin(held)
+        return self.istft.from_frames(torch.complex(real, imag), length=length), drift
+
+    @staticmethod
+    def with_accumulated_phase(local: GANVocoder, *, gate_bias: float = -3.0) -> GANVocoder:
+        """A vocoder with accumulated phase that starts as ``local`` does: the same backbone, the local path's
+        magnitude and phase copied, no drift, and the gate at ``sigmoid(gate_bias)`` (mostly the local path)."""
+        config = dataclasses.replace(local.config, phase="accumulated")
+        model = GANVocoder(config)
+        model.backbone.load_state_dict(local.backbone.state_dict())
+        bins = config.mel.stft.n_bins
+        with torch.no_grad():
+            model.head.weight.zero_()
+            model.head.bias.zero_()
+            model.head.weight[: 2 * bins] = local.head.weight
+            model.head.bias[: 2 * bins] = local.head.bias
+            model.head.bias[3 * bins :] = gate_bias
+        return model
 
 
 @dataclass
@@ -252,6 +319,7 @@ def build_vocoder(config: VocoderConfig) -> nn.Module:
 
 __all__ = [
     "FAMILIES",
+    "PHASE_MODELS",
     "VOCODER_KIND",
     "FlowOutput",
     "GANVocoder",

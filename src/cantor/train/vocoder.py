@@ -106,7 +106,7 @@ class VocoderSystem(L.LightningModule):
             if weights.get("mel_l1"):
                 terms["mel_l1"] = F.l1_loss(self.mel(fake), mel)
             if weights.get("mrstft"):
-                terms["mrstft"] = losses.multi_resolution_stft(fake, audio)
+                terms["mrstft"] = losses.multi_resolution_stft(fake, audio, resolutions=config.stft_resolutions)
             if adversarial_on:
                 fake_logits, fake_features = self.discriminator(fake)
                 if weights.get("adversarial"):
