@@ -245,7 +245,8 @@ def main() -> None:
         lines.append(f"- `{model_name}`: {meta.get('parameters', 0) / 1e6:.2f} M parameters, {meta.get('step')} steps")
     lines += [
         "",
-        f"## Speed: {SPEED_SECONDS:g} s decoded whole on {args.threads} threads (after a warm-up; best of 3, or 1 where a decode took over 10 s)",
+        f"## Speed: {SPEED_SECONDS:g} s decoded whole on {args.threads} threads "
+        "(after a warm-up; best of 3, or 1 where a decode took over 10 s)",
         "",
     ]
     lines += ["| method | × real time ↑ |", "|---|---|"]
