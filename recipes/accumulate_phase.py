@@ -4,9 +4,9 @@
     .venv/bin/cantor train vocoder --finetune runs/gan-accumulated-start --data data/band --data data/chorale \
         --out runs/gan-accumulated
 
-The backbone and the local path's magnitude and phase are copied, the drift starts at zero and the gate between the
-paths at sigmoid(−3), so the new model begins close to the old one (see ``GANVocoder.with_accumulated_phase``) and
-fine-tuning moves held notes onto the accumulated path. Writes a model folder (config + weights).
+The backbone, magnitude and phase are copied and the gate between the local and the held path starts at
+sigmoid(--gate-bias) (see ``GANVocoder.with_accumulated_phase``); fine-tuning then learns which bins the held path
+should carry. Writes a model folder (config + weights).
 """
 
 from __future__ import annotations

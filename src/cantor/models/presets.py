@@ -223,8 +223,11 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
     "gan-small-accumulated": (
         VocoderConfig(family="gan", gan=dataclasses.replace(_GAN_SMALL, phase="accumulated")),
         # plus an 8192-point STFT (5.4 Hz bins at 44.1 kHz): a partial a few hertz off shows there, not at 2048
+        # and the head's magnitudes held to the clip's STFT: the held path reads each partial's frequency off them
         VocoderTrainConfig(
-            losses=_GAN_LOSSES, adversarial_start_step=3000, stft_resolutions=(*MRSTFT_RESOLUTIONS, (8192, 2048))
+            losses={**_GAN_LOSSES, "stft_magnitude": 1.0},
+            adversarial_start_step=3000,
+            stft_resolutions=(*MRSTFT_RESOLUTIONS, (8192, 2048)),
         ),
     ),
     # Seconds-long configs for tests and smoke runs (8 kHz).

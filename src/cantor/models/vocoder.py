@@ -6,9 +6,10 @@
   A network that is convolutional over frames gives a steady input the same output in every frame, and identical
   frames overlap-add to a signal periodic in one hop: with phases in each frame's own time (``phase="local"``) a
   held note comes out at the nearest multiple of ``sample_rate / hop`` (86 Hz). ``phase="accumulated"`` adds a
-  path whose phase advances from frame to frame, as a steady partial's does: each bin's centre frequency plus a
-  predicted drift, summed over frames (carried across chunks by the :class:`~cantor.inference.vocode.Vocoder`),
-  and a per-bin gate between the two paths (transients keep the local phase).
+  path whose phase advances from frame to frame, as a steady partial's does: at the frequency of the spectral peak
+  each bin belongs to (read off the predicted magnitudes, as a phase vocoder locks bins to peaks), summed over
+  frames (carried across chunks by the :class:`~cantor.inference.vocode.Vocoder`), and a per-bin gate between
+  the two paths (transients keep the local phase).
 * :class:`WaveFlow` — a flow trained by maximum likelihood (Ping et al., 2020). The squeeze height ``h`` is the
   preset's knob: ``h = 2`` is a WaveGlow-like bipartite coupling (two groups, almost parallel), large ``h`` a
   WaveNet-like autoregressive model (``h`` sequential steps per flow). ``h = 1`` leaves no rows to condition on —
@@ -57,8 +58,8 @@ class GANVocoderConfig:
 
     @property
     def head_outputs(self) -> int:
-        """Values per frequency bin: log-magnitude and phase; with accumulated phase also the drift and the gate."""
-        return 2 if self.phase == "local" else 4
+        """Values per frequency bin: log-magnitude and phase; with accumulated phase also the gate."""
+        return 2 if self.phase == "local" else 3
 
     @property
     def context_frames(self) -> int:
@@ -168,6 +169,13 @@ class GANVocoder(nn.Module):
         ``anchor = (frame, drift)`` pins the drift at that frame of this mel (``drift [batch, n_bins]``, as an
         earlier chunk reached it), so a chunk continues the whole signal's phase; without it the drift starts at 0.
         """
+        audio, drift, _ = self.synthesize(mel, start_frame=start_frame, anchor=anchor)
+        return audio, drift
+
+    def synthesize(
+        self, mel: torch.Tensor, *, start_frame: int = 0, anchor: tuple[int, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """:meth:`decode`, plus the predicted log-magnitudes ``[batch, frames, n_bins]`` (a training target)."""
         config, stft = self.config, self.config.mel.stft
         hidden = self.backbone(mel)  # (B, F, dim)
         # (B, F, bins) each: frame-major, as the inverse FFT reads them
@@ -179,10 +187,13 @@ class GANVocoder(nn.Module):
         length = (mel.shape[-1] - 1) * stft.hop_length
         if config.phase == "local":
             spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-            return self.istft.from_frames(spec, length=length), None
-        drift_rate, gate = outputs[2], torch.sigmoid(outputs[3])
+            return self.istft.from_frames(spec, length=length), None, outputs[0]
+        gate = torch.sigmoid(outputs[2])
         # A partial at bin k + d advances 2π (k + d) · hop / n_fft per frame. The k part is exact from the absolute
-        # frame number (hop divides n_fft); the drift d (predicted, in bins) is summed over the frames.
+        # frame number (hop divides n_fft); the drift d is read off the predicted magnitudes (the offset of the
+        # spectral peak each bin belongs to, as a phase vocoder locks bins to peaks) and summed over the frames.
+        # Learnt freely instead, the drift never found the partials: the phase it feeds is too rugged a landscape.
+        drift_rate = peak_offsets(outputs[0].detach())
         drift = torch.cumsum(drift_rate, dim=1) * (2 * math.pi * stft.hop_length / stft.n_fft)
         if anchor is not None:
             frame, value = anchor
@@ -195,12 +206,12 @@ class GANVocoder(nn.Module):
         local_share, held_share = magnitude * (1 - gate), magnitude * gate
         real = local_share * torch.cos(phase) + held_share * torch.cos(held)
         imag = local_share * torch.sin(phase) + held_share * torch.sin(held)
-        return self.istft.from_frames(torch.complex(real, imag), length=length), drift
+        return self.istft.from_frames(torch.complex(real, imag), length=length), drift, outputs[0]
 
     @staticmethod
     def with_accumulated_phase(local: GANVocoder, *, gate_bias: float = -3.0) -> GANVocoder:
-        """A vocoder with accumulated phase that starts as ``local`` does: the same backbone, the local path's
-        magnitude and phase copied, no drift, and the gate at ``sigmoid(gate_bias)`` (mostly the local path)."""
+        """A vocoder with accumulated phase that starts from ``local``: the same backbone, magnitude and phase, and the
+        gate at ``sigmoid(gate_bias)`` (−3: mostly the local path; +3: mostly the held one)."""
         config = dataclasses.replace(local.config, phase="accumulated")
         model = GANVocoder(config)
         model.backbone.load_state_dict(local.backbone.state_dict())
@@ -210,8 +221,33 @@ class GANVocoder(nn.Module):
             model.head.bias.zero_()
             model.head.weight[: 2 * bins] = local.head.weight
             model.head.bias[: 2 * bins] = local.head.bias
-            model.head.bias[3 * bins :] = gate_bias
+            model.head.bias[2 * bins :] = gate_bias
         return model
+
+
+def peak_offsets(log_magnitude: torch.Tensor) -> torch.Tensor:
+    """For every bin of every frame, how far (in bins) the spectral peak it belongs to lies from it: the nearest
+    local maximum's bin plus its parabolic offset (through the log-magnitudes of the maximum and its neighbours,
+    within ±0.5), minus the bin. A steady partial between bins k and k + 1 gives each bin of its peak the same
+    frequency, so they all advance alike. Shapes: ``[..., bins]`` → same.
+    """
+    bins = log_magnitude.shape[-1]
+    below = torch.cat([log_magnitude[..., :1], log_magnitude[..., :-1]], dim=-1)  # bin k − 1 (edge repeated)
+    above = torch.cat([log_magnitude[..., 1:], log_magnitude[..., -1:]], dim=-1)  # bin k + 1
+    is_peak = (log_magnitude >= below) & (log_magnitude > above)
+    curvature = below - 2 * log_magnitude + above
+    safe = torch.where(curvature < 0, curvature, torch.full_like(curvature, -1.0))
+    offset = torch.where(is_peak & (curvature < 0), 0.5 * (below - above) / safe, torch.zeros_like(curvature))
+    offset = offset.clamp(-0.5, 0.5)
+    index = torch.arange(bins, device=log_magnitude.device).expand_as(log_magnitude)
+    # the last peak at or below each bin, and the first at or above it (sentinels where a side has none)
+    before = torch.cummax(torch.where(is_peak, index, torch.full_like(index, -2 * bins)), dim=-1).values
+    after = torch.where(is_peak, index, torch.full_like(index, 3 * bins)).flip(-1).cummin(dim=-1).values.flip(-1)
+    peak = torch.where(index - before <= after - index, before, after)
+    if bins and not bool(is_peak.any(dim=-1).all()):  # a flat frame has no peak: its bins keep their own centre
+        peak = torch.where(is_peak.any(dim=-1, keepdim=True), peak, index)
+    peak = peak.clamp(0, bins - 1)
+    return peak - index + torch.gather(offset, -1, peak)
 
 
 @dataclass
@@ -328,4 +364,5 @@ __all__ = [
     "WaveFlow",
     "WaveFlowConfig",
     "build_vocoder",
+    "peak_offsets",
 ]

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 RECONSTRUCTION_TERMS = ("spectral_l1", "waveform_l1")
 SEPARATOR_TERMS = (*RECONSTRUCTION_TERMS, "kl", "adversarial", "feature_matching")
-GAN_VOCODER_TERMS = ("mel_l1", "mrstft", "adversarial", "feature_matching")
+GAN_VOCODER_TERMS = ("mel_l1", "mrstft", "stft_magnitude", "adversarial", "feature_matching")
 WAVEFLOW_TERMS = ("nll",)
 MRSTFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
 

@@ -8,6 +8,7 @@ on detached fakes, then the generator with every named term. WaveFlow: one term,
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import lightning as L
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from cantor.data.clips import clip_splits
 from cantor.features.mel import LogMel
+from cantor.features.stft import STFT
 from cantor.models.presets import VocoderTrainConfig
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.models.weights import load_weights, read_config
@@ -39,6 +41,7 @@ class VocoderSystem(L.LightningModule):
         if self.train_config.init:
             self._start_from(self.train_config.init)
         self.mel = LogMel(self.model_config.mel)
+        self.stft = STFT(self.model_config.mel.stft)
         self.discriminator = (
             VocoderDiscriminator(width=self.train_config.discriminator_width)
             if gan and self.train_config.adversarial
@@ -85,7 +88,7 @@ class VocoderSystem(L.LightningModule):
         if self.model_config.family == "waveflow":
             terms["nll"] = self.model.negative_log_likelihood(audio, mel)
         else:
-            fake = self.model(mel)  # (B, T)
+            fake, _, log_magnitude = self.model.synthesize(mel)  # (B, T), (B, F, bins)
             adversarial_on = self.discriminator is not None and step >= config.adversarial_start_step
             # 1. discriminators on detached fakes
             if adversarial_on:
@@ -105,6 +108,11 @@ class VocoderSystem(L.LightningModule):
             # 2. the generator, term by term
             if weights.get("mel_l1"):
                 terms["mel_l1"] = F.l1_loss(self.mel(fake), mel)
+            if weights.get("stft_magnitude"):
+                # the head's magnitudes against the clip's own STFT: what a held partial's drift is read from
+                floor = math.log(1e-5)
+                target = torch.log(self.stft(audio).abs().clamp_min(1e-5)).transpose(1, 2)
+                terms["stft_magnitude"] = F.l1_loss(log_magnitude.clamp_min(floor), target)
             if weights.get("mrstft"):
                 terms["mrstft"] = losses.multi_resolution_stft(fake, audio, resolutions=config.stft_resolutions)
             if adversarial_on:
