@@ -4,6 +4,8 @@
         --data-command "cantor data build --preset band … ; cantor data build --preset chorale …" \
         --benchmark benchmarks/results/vocoder.json
 
+Without ``--run`` it refreshes a shipped card's test section from a newer ``--benchmark`` (weights untouched).
+
 The card records the data and training commands, steps, compute, machine, parameters, validation metrics and the
 benchmark's scores on every test set, so each number can be traced and reproduced.
 """
@@ -15,7 +17,8 @@ import datetime
 import json
 from pathlib import Path
 
-from _shipping import copy_weights, metric_rows, training_lines
+import numpy as np
+from _shipping import PACKAGE_WEIGHTS, copy_weights, metric_rows, replace_section, training_lines
 
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
 
@@ -28,11 +31,31 @@ DESCRIPTIONS = {
 }
 
 
+def test_section(results: dict, name: str) -> list[str]:
+    """The card's "## Test" section from ``benchmarks/vocoder.py``'s JSON: this vocoder's and Griffin-Lim's rows."""
+    shown = ("griffin-lim-32", f"cantor {name}")
+    lines = ["## Test: copy-synthesis of held-out clips (see benchmarks/results/vocoder.md)", ""]
+    lines += ["| test set | method | log-mel L1 | ViSQOL | f0 error (cents) |", "|---|---|---|---|---|"]
+    for set_name, result in results["sets"].items():
+        for method, row in result["methods"].items():
+            if method in shown:
+                visqol = f"{row['visqol']:.2f}" if row.get("visqol") is not None else "—"
+                f0 = f"{row['f0_cents']:.0f}" if row.get("f0_cents") is not None else "—"
+                lines.append(f"| {set_name} | {method} | {row['mel_l1']:.3f} | {visqol} | {f0} |")
+    speeds = "; ".join(f"{m} {v:.0f}×" for m, v in results["realtime"].items() if m in shown)
+    lines += ["", f"Speed (× real time on {results['threads']} threads, 30 s decoded whole after a warm-up): {speeds}."]
+    tones = results.get("tone_cents", {})
+    held = "; ".join(f"{m} median {np.median(v):.0f} cents" for m, v in tones.items() if m in shown)
+    if held:
+        lines += ["", f"Steady tones E1–E6 (where a held note comes out): {held}."]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--run", type=Path, help="the training run to ship; leave out to refresh the card's tests")
     parser.add_argument("--name", required=True)
-    parser.add_argument("--data-command", required=True)
+    parser.add_argument("--data-command")
     parser.add_argument("--benchmark", type=Path, help="JSON written by benchmarks/vocoder.py")
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
     parser.add_argument("--notes", type=Path, help="a markdown file for the card's Notes (lineage, how chosen)")
@@ -43,6 +66,14 @@ def main() -> None:
         help="best (lowest validation mel L1) or final: a GAN's adversarial phase can sound better at a worse mel L1",
     )
     args = parser.parse_args()
+    if args.run is None:
+        if not args.benchmark:
+            raise SystemExit("without --run, give --benchmark: the table to refresh the card's tests from")
+        card = PACKAGE_WEIGHTS / args.name / "MODEL_CARD.md"
+        replace_section(card, test_section(json.loads(args.benchmark.read_text()), args.name))
+        return
+    if not args.data_command:
+        raise SystemExit("--data-command: how the training data were built")
 
     target, payload, run, size_mb = copy_weights(args.run, args.name, kind=VOCODER_KIND, which=args.weights)
     config = VocoderConfig.from_dict(payload["config"])
@@ -73,20 +104,7 @@ def main() -> None:
         *metric_rows(payload),
     ]
     if args.benchmark and args.benchmark.is_file():
-        results = json.loads(args.benchmark.read_text())
-        lines += ["", "## Test: copy-synthesis of held-out clips (see benchmarks/results/vocoder.md)", ""]
-        lines += ["| test set | method | log-mel L1 | ViSQOL | f0 error (cents) |", "|---|---|---|---|---|"]
-        shown = ("griffin-lim-32", f"cantor {args.name}")
-        for set_name, result in results["sets"].items():
-            for method, row in result["methods"].items():
-                if method not in shown:
-                    continue
-                visqol = f"{row['visqol']:.2f}" if row.get("visqol") is not None else "—"
-                f0 = f"{row['f0_cents']:.0f}" if row.get("f0_cents") is not None else "—"
-                lines.append(f"| {set_name} | {method} | {row['mel_l1']:.3f} | {visqol} | {f0} |")
-        speeds = {method: speed for method, speed in results["realtime"].items() if method in shown}
-        lines += ["", f"Speed (× real time on {results['threads']} threads, 30 s decoded whole after a warm-up): "]
-        lines[-1] += "; ".join(f"{method} {speed:.0f}×" for method, speed in speeds.items()) + "."
+        lines += ["", *test_section(json.loads(args.benchmark.read_text()), args.name)]
     if args.notes:
         lines += ["", "## Notes", "", args.notes.read_text().strip()]
     lines += [
