@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -97,7 +98,6 @@ class Vocoder:
         self.config = VocoderConfig.from_dict(payload["config"])
         self.metadata: dict = payload.get("metadata", {})
         self.frontend = LogMel(self.config.mel)
-        self._carry = _PhaseCarry(0)
         self.chunk_seconds = chunk_seconds
         self.temperature = temperature
         self.seed = seed
@@ -122,19 +122,19 @@ class Vocoder:
 
     # --- mel → audio ----------------------------------------------------------------------------------------
 
-    def _new_pass(self) -> None:
-        """Before decoding a signal's chunks in order: the GAN's phase is carried from chunk to chunk."""
-        if self.config.family == "gan":
-            self._carry = _PhaseCarry(self.config.gan.context_frames + 1)
+    def _new_pass(self) -> _PhaseCarry:
+        """What one pass over a signal's chunks (in order) carries from chunk to chunk: the GAN's phase. A pass
+        owns it, not the Vocoder, so one Vocoder can serve several passes at once (the studio's requests)."""
+        return _PhaseCarry(self.config.family_config.context_frames + 1)
 
-    def _decode_frames(self, mel: torch.Tensor, start_sample: int) -> torch.Tensor:
+    def _decode_frames(self, mel: torch.Tensor, start_sample: int, carry: _PhaseCarry) -> torch.Tensor:
         """``[batch, n_mels, frames]`` → ``[batch, (frames − 1) · hop]``; ``start_sample`` (a whole number of hops
         for the GAN) places WaveFlow's noise and the GAN's phase."""
         with torch.inference_mode():
             if self.config.family == "gan":
                 start_frame = start_sample // self.hop_length
-                audio, drift = self.network.decode(mel, start_frame=start_frame, anchor=self._carry.anchor(start_frame))
-                self._carry.keep(start_frame, drift)
+                audio, drift = self.network.decode(mel, start_frame=start_frame, anchor=carry.anchor(start_frame))
+                carry.keep(start_frame, drift)
                 return audio
             length = (mel.shape[-1] - 1) * self.hop_length
             noise = torch.stack(
@@ -172,11 +172,11 @@ class Vocoder:
         core = max(1, int(self.chunk_seconds * self.sample_rate) // hop)
         margin = self.config.family_config.context_frames + 1
         pieces = []
-        self._new_pass()
+        carry = self._new_pass()
         for first in range(0, frames - 1, core):
             last = min(first + core, frames - 1)  # this chunk owns samples [first·hop, last·hop)
             lo, hi = max(0, first - margin), min(frames, last + 1 + margin)
-            audio = self._decode_frames(flat[:, :, lo:hi], start_sample + lo * hop)
+            audio = self._decode_frames(flat[:, :, lo:hi], start_sample + lo * hop, carry)
             pieces.append(audio[:, (first - lo) * hop : (last - lo) * hop])
             if progress:
                 progress(last - first)
@@ -187,14 +187,14 @@ class Vocoder:
 
     # --- audio → mel → audio ----------------------------------------------------------------------------------
 
-    def _resynthesize_model_rate(self, chunk: torch.Tensor, start: int) -> torch.Tensor:
+    def _resynthesize_model_rate(self, chunk: torch.Tensor, start: int, carry: _PhaseCarry) -> torch.Tensor:
         """``[channels, time]`` starting at sample ``start`` → ``[1, channels, time]`` (each channel on its own)."""
         length = chunk.shape[-1]
         padded = torch.nn.functional.pad(chunk, (0, -length % self.hop_length))  # whole hops: mel frames ↔ samples
         with torch.inference_mode():
             mel = self.frontend(padded)  # (C, n_mels, frames)
         # run_chunked's margins already give this chunk its context: decode it in one piece, not chunked again.
-        return fit_length(self._decode_frames(mel, start), length)[None]
+        return fit_length(self._decode_frames(mel, start, carry), length)[None]
 
     def _plan(self, length: int):
         context = (self.config.family_config.context_frames + 4) * self.hop_length + self.config.mel.stft.n_fft
@@ -218,8 +218,8 @@ class Vocoder:
         model_audio = resample(audio, orig_sample_rate=sample_rate, target_sample_rate=self.sample_rate)
         reader = lambda a, b: model_audio[:, a:b]  # noqa: E731
         plan = self._plan(model_audio.shape[-1])
-        self._new_pass()
-        out = torch.cat([block for _, block in run_chunked(self._resynthesize_model_rate, reader, plan)], dim=-1)[0]
+        resynthesize = functools.partial(self._resynthesize_model_rate, carry=self._new_pass())
+        out = torch.cat([block for _, block in run_chunked(resynthesize, reader, plan)], dim=-1)[0]
         out = fit_length(resample(out, orig_sample_rate=self.sample_rate, target_sample_rate=sample_rate), length)
         return out[0] if mono else out
 
@@ -264,11 +264,11 @@ class Vocoder:
             data, _ = read_array(path, start=start, frames=stop - start)
             return torch.from_numpy(data.T.copy())
 
-        self._new_pass()
+        resynthesize = functools.partial(self._resynthesize_model_rate, carry=self._new_pass())
         with soundfile.SoundFile(
             out, "w", samplerate=info.samplerate, channels=info.channels, format="WAV", subtype="FLOAT"
         ) as writer:
-            for _, block in run_chunked(self._resynthesize_model_rate, read, self._plan(info.frames)):
+            for _, block in run_chunked(resynthesize, read, self._plan(info.frames)):
                 writer.write(block[0].numpy().T)
                 if progress:
                     progress(block.shape[-1])
