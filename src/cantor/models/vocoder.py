@@ -139,7 +139,7 @@ class VocoderConfig:
 
 
 class GANVocoder(nn.Module):
-    """Mel → ConvNeXt → per-frame log-magnitude and phase (and, accumulated, drift and gate) → inverse STFT.
+    """Mel → ConvNeXt → per-frame log-magnitude and phase (with accumulated phase, also a gate) → inverse STFT.
 
     Shapes: ``mel [batch, n_mels, frames]`` → ``audio [batch, (frames − 1) · hop_length]``.
     """
