@@ -133,7 +133,9 @@ class Vocoder:
         with torch.inference_mode():
             if self.config.family == "gan":
                 start_frame = start_sample // self.hop_length
-                audio, drift = self.network.decode(mel, start_frame=start_frame, anchor=carry.anchor(start_frame))
+                audio, drift, _ = self.network.synthesize(
+                    mel, start_frame=start_frame, anchor=carry.anchor(start_frame)
+                )
                 carry.keep(start_frame, drift)
                 return audio
             length = (mel.shape[-1] - 1) * self.hop_length

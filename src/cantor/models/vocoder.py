@@ -158,24 +158,18 @@ class GANVocoder(nn.Module):
         self.istft = ISTFT(config.mel.stft)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return self.decode(mel)[0]
-
-    def decode(
-        self, mel: torch.Tensor, *, start_frame: int = 0, anchor: tuple[int, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``mel`` whose first frame is frame ``start_frame`` of a longer signal → (audio, the accumulated drift
-        ``[batch, frames, n_bins]`` in radians, or ``None`` with local phase).
-
-        ``anchor = (frame, drift)`` pins the drift at that frame of this mel (``drift [batch, n_bins]``, as an
-        earlier chunk reached it), so a chunk continues the whole signal's phase; without it the drift starts at 0.
-        """
-        audio, drift, _ = self.synthesize(mel, start_frame=start_frame, anchor=anchor)
-        return audio, drift
+        return self.synthesize(mel)[0]
 
     def synthesize(
         self, mel: torch.Tensor, *, start_frame: int = 0, anchor: tuple[int, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """:meth:`decode`, plus the predicted log-magnitudes ``[batch, frames, n_bins]`` (a training target)."""
+        """``mel`` whose first frame is frame ``start_frame`` of a longer signal → (audio, the accumulated drift
+        ``[batch, frames, n_bins]`` in radians or ``None`` with local phase, the predicted log-magnitudes
+        ``[batch, frames, n_bins]``: a training target).
+
+        ``anchor = (frame, drift)`` pins the drift at that frame of this mel (``drift [batch, n_bins]``, as an
+        earlier chunk reached it), so a chunk continues the whole signal's phase; without it the drift starts at 0.
+        """
         config, stft = self.config, self.config.mel.stft
         hidden = self.backbone(mel)  # (B, F, dim)
         # (B, F, bins) each: frame-major, as the inverse FFT reads them

@@ -68,6 +68,16 @@ def read_config(folder: str | Path, *, kind: str) -> dict[str, Any]:
     return payload
 
 
+def load_base_weights(model: nn.Module, base: str | Path, *, kind: str, config) -> None:
+    """Fine-tuning: load the weights in ``base`` into ``model`` (left in training mode). ``config`` is the model's
+    config dataclass (with ``from_dict``); the base's must equal it, or a ``ValueError`` says so before any tensor
+    is read."""
+    if type(config).from_dict(read_config(base, kind=kind)["config"]) != config:
+        raise ValueError(f"{base}: its config differs from the model being trained")
+    load_weights(base, kind=kind, build=lambda _: model)
+    model.train()  # load_weights leaves the model in eval mode
+
+
 def load_weights(folder: str | Path, *, kind: str, build: Callable[[dict], nn.Module]) -> tuple[nn.Module, dict]:
     """Build the model from its config with ``build`` and load its weights strictly; returns (model, payload)."""
     folder = Path(folder)

@@ -21,7 +21,7 @@ from cantor.data.stems import StemCropDataset, build_stem_cache
 from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifier, InstrumentClassifierConfig
 from cantor.models.presets import AnalysisTrainConfig
 from cantor.models.transcriber import NOTE_OUTPUTS, TRANSCRIBER_KIND, Transcriber, TranscriberConfig
-from cantor.models.weights import load_weights, read_config
+from cantor.models.weights import load_base_weights, read_config
 from cantor.train.losses import check_loss_names
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
 
@@ -35,13 +35,9 @@ class _AnalysisSystem(L.LightningModule):
         self.train_config = AnalysisTrainConfig(**train)
 
     def _start_from_init(self, kind: str) -> None:
-        """Fine-tuning: load the base model's weights (its config must equal the one being trained)."""
-        if not self.train_config.init:
-            return
-        _, payload = load_weights(self.train_config.init, kind=kind, build=lambda config: self.model)
-        if type(self.model_config).from_dict(payload["config"]) != self.model_config:
-            raise ValueError(f"{self.train_config.init}: its config differs from the model being trained")
-        self.model.train()  # load_weights leaves the model in eval mode
+        """Fine-tuning: start from the base model's weights (its config must equal the one being trained)."""
+        if self.train_config.init:
+            load_base_weights(self.model, self.train_config.init, kind=kind, config=self.model_config)
 
     def configure_optimizers(self):
         config = self.train_config

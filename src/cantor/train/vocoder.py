@@ -21,7 +21,7 @@ from cantor.features.mel import LogMel
 from cantor.features.stft import STFT
 from cantor.models.presets import VocoderTrainConfig
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
-from cantor.models.weights import load_weights, read_config
+from cantor.models.weights import load_base_weights
 from cantor.nn.vocoder_discriminators import VocoderDiscriminator
 from cantor.train import losses
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
@@ -39,7 +39,7 @@ class VocoderSystem(L.LightningModule):
         losses.check_loss_names(self.train_config.losses, losses.GAN_VOCODER_TERMS if gan else losses.WAVEFLOW_TERMS)
         self.model = build_vocoder(self.model_config)
         if self.train_config.init:
-            self._start_from(self.train_config.init)
+            load_base_weights(self.model, self.train_config.init, kind=VOCODER_KIND, config=self.model_config)
         self.mel = LogMel(self.model_config.mel)
         self.stft = STFT(self.model_config.mel.stft)
         self.discriminator = (
@@ -51,14 +51,6 @@ class VocoderSystem(L.LightningModule):
         self._val_mel: list[torch.Tensor] = []
         self._val_mrstft: list[torch.Tensor] = []
         self._val_nll: list[torch.Tensor] = []
-
-    def _start_from(self, base: str) -> None:
-        """Fine-tuning: the base vocoder's weights (its config must equal the one being trained); a resumed run
-        then overwrites them from its checkpoint."""
-        if VocoderConfig.from_dict(read_config(base, kind=VOCODER_KIND)["config"]) != self.model_config:
-            raise ValueError(f"{base}: its config differs from the vocoder being trained")
-        load_weights(base, kind=VOCODER_KIND, build=lambda config: self.model)
-        self.model.train()  # load_weights leaves the model in eval mode
 
     @property
     def steps_per_update(self) -> int:
