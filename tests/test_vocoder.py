@@ -19,7 +19,7 @@ from cantor.features.mel import LogMel
 from cantor.inference.vocode import Vocoder, positional_noise
 from cantor.metrics.pitch import peak_frequency
 from cantor.models.presets import vocoder_preset
-from cantor.models.vocoder import VOCODER_KIND, GANVocoder, VocoderConfig, WaveFlow, build_vocoder, peak_offsets
+from cantor.models.vocoder import VOCODER_KIND, GANVocoder, VocoderConfig, WaveFlow, build_vocoder, peak_frequencies
 from cantor.models.weights import load_weights, save_weights
 from cantor.train import losses
 from cantor.train.runner import RunOptions
@@ -63,7 +63,7 @@ def test_waveflow_is_invertible():
     assert (recovered - audio).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan", "tiny-gan-accumulated"])
+@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan", "tiny-gan-held"])
 def test_a_tiny_vocoder_learns_a_toy_signal(preset):
     torch.manual_seed(0)
     config, _ = vocoder_preset(preset)
@@ -92,7 +92,7 @@ def test_a_tiny_vocoder_learns_a_toy_signal(preset):
         assert last < 0.6 * first, (first, last)
 
 
-@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-accumulated", "tiny-waveflow"])
+@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-held", "tiny-waveflow"])
 def test_chunked_decoding_equals_a_whole_decode(tmp_path, preset):
     folder, config = _model_folder(tmp_path, preset)
     audio = _toy_tone(1.3, batch=2)
@@ -110,58 +110,56 @@ def test_chunked_decoding_equals_a_whole_decode(tmp_path, preset):
     assert whole.resynthesize(odd[0], RATE).shape == (9999,)
 
 
-def test_peak_offsets_lock_each_bin_to_its_peak():
-    bins = torch.arange(32, dtype=torch.float32)
-    # two parabolic peaks in log-magnitude, at 8.3 and 20.75 bins, and one flat frame
-    frame = torch.maximum(-((bins - 8.3) ** 2), -((bins - 20.75) ** 2) - 1.0)
-    offsets = peak_offsets(torch.stack([frame, torch.zeros(32)]))
-    assert torch.allclose(offsets[0, 5:12], 8.3 - bins[5:12], atol=1e-4)
-    assert torch.allclose(offsets[0, 18:24], 20.75 - bins[18:24], atol=1e-4)
-    assert torch.equal(offsets[1], torch.zeros(32))
+def test_peak_frequencies_lock_each_bin_to_its_peak():
+    # two partials through a 64-point Hann window, at 8.3 and 20.75 bins, and one flat frame
+    n_fft, bins = 64, torch.arange(33, dtype=torch.float64)
+    t = torch.arange(n_fft, dtype=torch.float64)
+    signal = torch.sin(2 * math.pi * 8.3 * t / n_fft) + 0.5 * torch.sin(2 * math.pi * 20.75 * t / n_fft + 1.0)
+    frame = torch.fft.rfft(signal * torch.hann_window(n_fft, periodic=True, dtype=torch.float64)).abs().log()
+    frequencies = peak_frequencies(torch.stack([frame, torch.zeros(33, dtype=torch.float64)]))
+    # the bins of each main lobe (±2 around the maximum's bin, 8 and 21) all point at the partial's frequency
+    assert torch.allclose(frequencies[0, 6:11], torch.tensor(8.3, dtype=torch.float64), atol=0.02)
+    assert torch.allclose(frequencies[0, 19:24], torch.tensor(20.75, dtype=torch.float64), atol=0.02)
+    assert torch.equal(frequencies[1], bins)  # a flat frame: every bin its own
+    # modulo 4: congruent to those, and small
+    small = peak_frequencies(frame, modulo=4)
+    assert torch.allclose(torch.remainder(small - frequencies[0] + 0.5, 4), torch.tensor(0.5, dtype=torch.float64))
+    assert small.min() >= -2.5 and small.max() <= 6.5
+    # a ripple from bin to bin on the lobe (as a network's magnitudes can have) does not make peaks of its own
+    ripple = frame + 0.8 * (-1.0) ** bins
+    assert torch.allclose(peak_frequencies(ripple)[6:11], torch.tensor(8.3, dtype=torch.float64), atol=0.02)
 
 
-def test_accumulated_phase_holds_a_steady_pitch_that_local_phase_cannot():
-    """A steady partial between bins, handed to the head as its true STFT magnitude and phase (one frame, repeated),
-    comes back at its own frequency through the held path, whose drift the magnitudes give; through the local path
+@pytest.mark.parametrize("phase", ["held", "local"])
+def test_held_phase_keeps_a_steady_pitch_that_local_phase_cannot(phase):
+    """A steady partial between bins, handed to the head as its true STFT magnitude and phase (one frame, repeated):
+    with held phase it comes back at its own frequency (the drift the magnitudes give advances it); with local phase
     every frame is the same, so the output is periodic in one hop and lands on a multiple of sample_rate / hop."""
-    config, _ = vocoder_preset("tiny-gan-accumulated")
-    gan = config.gan
+    config, _ = vocoder_preset("tiny-gan")
+    gan = dataclasses.replace(config.gan, phase=phase)
     stft, rate = gan.mel.stft, gan.mel.sample_rate
     frequency = 262.5  # 8.4 bins of 31.25 Hz; not a multiple of 8000 / 64 = 125 Hz
     t = np.arange(rate) / rate
     tone = torch.tensor(0.5 * np.sin(2 * np.pi * frequency * t), dtype=torch.float32)
     spec = torch.stft(tone, stft.n_fft, stft.hop_length, window=torch.hann_window(stft.n_fft), return_complex=True)
     column = spec[:, spec.shape[-1] // 2]
-
-    def decoded(gate: float) -> np.ndarray:
-        model = build_vocoder(config)
-        with torch.no_grad():
-            model.head.weight.zero_()
-            gates = torch.full((stft.n_bins,), gate)
-            model.head.bias.copy_(torch.cat([column.abs().clamp_min(1e-9).log(), column.angle(), gates]))
-            return model.eval()(torch.zeros(1, gan.mel.n_mels, spec.shape[-1]))[0].numpy()
-
-    interior = slice(stft.n_fft, rate - stft.n_fft)
-    held = decoded(gate=30.0)[interior]  # the accumulated path only
-    assert abs(1200 * np.log2(peak_frequency(held, rate) / frequency)) < 5
-    assert np.sqrt(np.mean(held**2)) > 0.2  # a tone at the input's level, not a remnant
-    local_peak = peak_frequency(decoded(gate=-30.0)[interior], rate)  # the local path only: one frame, repeated
-    assert abs(local_peak / (rate / stft.hop_length) - round(local_peak / (rate / stft.hop_length))) < 0.01
-    assert abs(1200 * np.log2(local_peak / frequency)) > 30
-
-
-def test_accumulated_phase_starts_from_a_local_phase_vocoder():
-    config, _ = vocoder_preset("tiny-gan")
-    local = _randomised(build_vocoder(config))
-    mel = LogMel(config.gan.mel)(_toy_tone(0.5, batch=2))
-    converted = GANVocoder.with_accumulated_phase(local, gate_bias=-30.0).eval()
-    assert converted.config.phase == "accumulated"
+    model = GANVocoder(gan)
     with torch.no_grad():
-        assert torch.allclose(converted(mel), local(mel), atol=1e-6)
-        blended = GANVocoder.with_accumulated_phase(local).eval()
-        assert (blended(mel) - local(mel)).abs().max() > 1e-4  # the held path joins, at a gate of sigmoid(−3)
-    bins = config.gan.mel.stft.n_bins
-    assert torch.all(blended.head.bias[2 * bins :] == -3.0) and not blended.head.weight[2 * bins :].any()
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.cat([column.abs().clamp_min(1e-9).log(), column.angle()]))
+        decoded = model.eval()(torch.zeros(1, gan.mel.n_mels, spec.shape[-1]))[0].numpy()
+    interior = decoded[stft.n_fft : rate - stft.n_fft]
+    peak = peak_frequency(interior, rate)
+    assert np.sqrt(np.mean(interior**2)) > 0.2  # a tone at the input's level, not a remnant
+    if phase == "held":
+        assert abs(1200 * np.log2(peak / frequency)) < 5
+    else:
+        assert abs(peak / (rate / stft.hop_length) - round(peak / (rate / stft.hop_length))) < 0.01
+        assert abs(1200 * np.log2(peak / frequency)) > 30
+
+
+def test_an_unknown_phase_model_is_refused():
+    config, _ = vocoder_preset("tiny-gan")
     with pytest.raises(ValueError, match="phase must be one of"):
         dataclasses.replace(config.gan, phase="random")
 
@@ -203,12 +201,12 @@ def test_bad_mels_and_models_give_clear_errors(tmp_path):
         Vocoder("no-such-vocoder")
 
 
-@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-accumulated"])
+@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-held"])
 def test_training_runs_resumes_and_exports(tmp_path, preset):
     data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
     config, train = vocoder_preset(preset)
     short = dataclasses.replace(train, max_steps=20, adversarial_start_step=10, val_every_steps=10)
-    if config.gan.phase == "accumulated":  # and the head's magnitudes held to the clips' STFT
+    if config.gan.phase != "local":  # and the head's magnitudes held to the clips' STFT
         short = dataclasses.replace(short, losses={**short.losses, "stft_magnitude": 1.0})
     run = train_vocoder(
         data=[data], out=tmp_path / "run", model_config=config, train_config=short, options=RunOptions(progress=False)

@@ -428,8 +428,8 @@ def _vocoder_finetune_recipe(base: str):
 
     folder = resolve_model(base, kind=VOCODER_KIND)
     config = VocoderConfig.from_dict(read_config(folder, kind=VOCODER_KIND)["config"])
-    accumulated = config.family == "gan" and config.gan.phase == "accumulated"
-    _, recipe = vocoder_preset("gan-small-accumulated" if accumulated else f"{config.family}-small")
+    phase = config.gan.phase if config.family == "gan" else "local"
+    _, recipe = vocoder_preset(f"{config.family}-small" if phase == "local" else f"gan-small-{phase}")
     return config, dataclasses.replace(recipe, **VOCODER_FINETUNE, init=str(folder))
 
 

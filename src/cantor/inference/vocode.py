@@ -44,9 +44,9 @@ def positional_noise(start: int, length: int, *, seed: int) -> torch.Tensor:
 
 
 class _PhaseCarry:
-    """Carries a GAN vocoder's accumulated phase drift from one chunk to the next of a pass over a signal.
+    """Carries a GAN vocoder's held-phase advance from one chunk to the next of a pass over a signal.
 
-    A chunk's drift is kept where its frames had their whole context (``margin`` frames in from both ends); the next
+    A chunk's advance is kept where its frames had their whole context (``margin`` frames in from both ends); the next
     chunk, which overlaps it by more than twice that, is pinned to it at its own first complete frame, so the
     chunks continue one phase as a whole-signal decode does (to float rounding).
     """
@@ -54,22 +54,22 @@ class _PhaseCarry:
     def __init__(self, margin: int) -> None:
         self.margin = margin
         self.first_frame = 0
-        self.drift: torch.Tensor | None = None  # [batch, frames, n_bins], wrapped to [0, 2π)
+        self.advance: torch.Tensor | None = None  # [batch, frames, n_bins], wrapped to [0, 2π)
 
     def anchor(self, start_frame: int) -> tuple[int, torch.Tensor] | None:
-        """(frame index in the chunk, drift there) for a chunk starting at ``start_frame``; ``None`` for a pass's
+        """(frame index in the chunk, advance there) for a chunk starting at ``start_frame``; ``None`` for a pass's
         first chunk."""
-        if self.drift is None:
+        if self.advance is None:
             return None
         offset = start_frame + self.margin - self.first_frame
-        if not 0 <= offset < self.drift.shape[1]:
+        if not 0 <= offset < self.advance.shape[1]:
             raise RuntimeError("vocoder chunks must overlap by twice the model's context to carry its phase")
-        return self.margin, self.drift[:, offset]
+        return self.margin, self.advance[:, offset]
 
-    def keep(self, start_frame: int, drift: torch.Tensor | None) -> None:
-        if drift is not None:
+    def keep(self, start_frame: int, advance: torch.Tensor | None) -> None:
+        if advance is not None:
             self.first_frame = start_frame + self.margin
-            self.drift = torch.remainder(drift[:, self.margin : drift.shape[1] - self.margin], 2 * torch.pi)
+            self.advance = torch.remainder(advance[:, self.margin : advance.shape[1] - self.margin], 2 * torch.pi)
 
 
 class Vocoder:
@@ -133,10 +133,10 @@ class Vocoder:
         with torch.inference_mode():
             if self.config.family == "gan":
                 start_frame = start_sample // self.hop_length
-                audio, drift, _ = self.network.synthesize(
+                audio, advance, _ = self.network.synthesize(
                     mel, start_frame=start_frame, anchor=carry.anchor(start_frame)
                 )
-                carry.keep(start_frame, drift)
+                carry.keep(start_frame, advance)
                 return audio
             length = (mel.shape[-1] - 1) * self.hop_length
             noise = torch.stack(

@@ -219,23 +219,20 @@ VOCODER_PRESETS: dict[str, tuple[VocoderConfig, VocoderTrainConfig]] = {
         VocoderConfig(family="waveflow", waveflow=dataclasses.replace(_WAVEFLOW_SMALL, height=64, flows=2)),
         _WAVEFLOW_TRAIN,
     ),
-    # gan-small with a phase that advances across frames, so held notes keep their pitch (see GANVocoder).
-    "gan-small-accumulated": (
-        VocoderConfig(family="gan", gan=dataclasses.replace(_GAN_SMALL, phase="accumulated")),
-        # plus an 8192-point STFT (5.4 Hz bins at 44.1 kHz): a partial a few hertz off shows there, not at 2048
-        # and the head's magnitudes held to the clip's STFT: the held path reads each partial's frequency off them
+    # gan-small with held phase, so held notes keep their pitch (see GANVocoder); plus an 8192-point STFT (5.4 Hz
+    # bins at 44.1 kHz: a partial a few hertz off shows there, not at 2048) and the head's magnitudes held to the
+    # clip's STFT, at 10 (the held phase reads each partial's frequency off them)
+    "gan-small-held": (
+        VocoderConfig(family="gan", gan=dataclasses.replace(_GAN_SMALL, phase="held")),
         VocoderTrainConfig(
-            losses={**_GAN_LOSSES, "stft_magnitude": 1.0},
+            losses={**_GAN_LOSSES, "stft_magnitude": 10.0},
             adversarial_start_step=3000,
             stft_resolutions=(*MRSTFT_RESOLUTIONS, (8192, 2048)),
         ),
     ),
     # Seconds-long configs for tests and smoke runs (8 kHz).
     "tiny-gan": (VocoderConfig(family="gan", gan=_TINY_GAN), _TINY_GAN_TRAIN),
-    "tiny-gan-accumulated": (
-        VocoderConfig(family="gan", gan=dataclasses.replace(_TINY_GAN, phase="accumulated")),
-        _TINY_GAN_TRAIN,
-    ),
+    "tiny-gan-held": (VocoderConfig(family="gan", gan=dataclasses.replace(_TINY_GAN, phase="held")), _TINY_GAN_TRAIN),
     "tiny-waveflow": (
         VocoderConfig(
             family="waveflow",

@@ -5,11 +5,11 @@
   frame rate (86 frames/s) instead of the sample rate. Trained with reconstruction losses, then adversarially.
   A network that is convolutional over frames gives a steady input the same output in every frame, and identical
   frames overlap-add to a signal periodic in one hop: with phases in each frame's own time (``phase="local"``) a
-  held note comes out at the nearest multiple of ``sample_rate / hop`` (86 Hz). ``phase="accumulated"`` adds a
-  path whose phase advances from frame to frame, as a steady partial's does: at the frequency of the spectral peak
-  each bin belongs to (read off the predicted magnitudes, as a phase vocoder locks bins to peaks), summed over
-  frames (carried across chunks by the :class:`~cantor.inference.vocode.Vocoder`), and a per-bin gate between
-  the two paths (transients keep the local phase).
+  held note comes out at the nearest multiple of ``sample_rate / hop`` (86 Hz). With ``phase="held"`` each bin's
+  phase advances from frame to frame, as a steady partial's does, at the frequency of the spectral peak the bin
+  belongs to (read off the predicted magnitudes, as a phase vocoder locks bins to peaks), summed over frames
+  (carried across chunks by the :class:`~cantor.inference.vocode.Vocoder`); the predicted phase is an offset to
+  that advance.
 * :class:`WaveFlow` — a flow trained by maximum likelihood (Ping et al., 2020). The squeeze height ``h`` is the
   preset's knob: ``h = 2`` is a WaveGlow-like bipartite coupling (two groups, almost parallel), large ``h`` a
   WaveNet-like autoregressive model (``h`` sequential steps per flow). ``h = 1`` leaves no rows to condition on —
@@ -35,7 +35,7 @@ from cantor.nn.flows import AffineRowFlow, squeeze, squeeze_features, unsqueeze
 
 VOCODER_KIND = "vocoder"  # the "kind" written beside vocoder weights
 FAMILIES = ("gan", "waveflow")
-PHASE_MODELS = ("local", "accumulated")
+PHASE_MODELS = ("local", "held")
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,13 @@ class GANVocoderConfig:
     layers: int = 8
     kernel_size: int = 7
     max_log_magnitude: float = 6.0  # exp(6) ≈ 400: no real frame is louder; keeps early training finite
-    phase: str = "local"  # "local": per-frame phase only; "accumulated": plus a phase advancing across frames
+    phase: str = "local"  # "local": each frame's phase in its own time; "held": an offset to a phase that advances
 
     def __post_init__(self) -> None:
         if self.phase not in PHASE_MODELS:
             raise ValueError(f"phase must be one of {', '.join(PHASE_MODELS)}, got {self.phase!r}")
-        if self.phase == "accumulated" and self.mel.stft.n_fft % self.mel.stft.hop_length:
-            raise ValueError("accumulated phase needs a hop that divides n_fft (each bin's advance is then exact)")
-
-    @property
-    def head_outputs(self) -> int:
-        """Values per frequency bin: log-magnitude and phase; with accumulated phase also the gate."""
-        return 2 if self.phase == "local" else 3
+        if self.phase != "local" and self.mel.stft.n_fft % self.mel.stft.hop_length:
+            raise ValueError("held phase needs a hop that divides n_fft (each bin's advance is then exact)")
 
     @property
     def context_frames(self) -> int:
@@ -139,7 +134,7 @@ class VocoderConfig:
 
 
 class GANVocoder(nn.Module):
-    """Mel → ConvNeXt → per-frame log-magnitude and phase (with accumulated phase, also a gate) → inverse STFT.
+    """Mel → ConvNeXt → per-frame log-magnitude and phase (with held phase, an offset to the advance) → inverse STFT.
 
     Shapes: ``mel [batch, n_mels, frames]`` → ``audio [batch, (frames − 1) · hop_length]``.
     """
@@ -154,7 +149,7 @@ class GANVocoder(nn.Module):
             layers=config.layers,
             kernel_size=config.kernel_size,
         )
-        self.head = nn.Linear(config.dim, config.head_outputs * config.mel.stft.n_bins)
+        self.head = nn.Linear(config.dim, 2 * config.mel.stft.n_bins)  # log-magnitude and phase per bin
         self.istft = ISTFT(config.mel.stft)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
@@ -163,17 +158,18 @@ class GANVocoder(nn.Module):
     def synthesize(
         self, mel: torch.Tensor, *, start_frame: int = 0, anchor: tuple[int, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """``mel`` whose first frame is frame ``start_frame`` of a longer signal → (audio, the accumulated drift
+        """``mel`` whose first frame is frame ``start_frame`` of a longer signal → (audio, the held phase's advance
         ``[batch, frames, n_bins]`` in radians or ``None`` with local phase, the predicted log-magnitudes
         ``[batch, frames, n_bins]``: a training target).
 
-        ``anchor = (frame, drift)`` pins the drift at that frame of this mel (``drift [batch, n_bins]``, as an
-        earlier chunk reached it), so a chunk continues the whole signal's phase; without it the drift starts at 0.
+        ``anchor = (frame, advance)`` pins the advance at that frame of this mel (``advance [batch, n_bins]``, as an
+        earlier chunk reached it), so a chunk continues the whole signal's phase; without it the advance starts at
+        each bin's centre frequency times ``start_frame``.
         """
         config, stft = self.config, self.config.mel.stft
         hidden = self.backbone(mel)  # (B, F, dim)
         # (B, F, bins) each: frame-major, as the inverse FFT reads them
-        outputs = self.head(hidden).chunk(config.head_outputs, dim=-1)
+        outputs = self.head(hidden).chunk(2, dim=-1)
         magnitude = torch.exp(torch.clamp(outputs[0], max=config.max_log_magnitude))
         # Phase as an angle, not (re, im): the magnitude alone sets the level, so the network can't cheat loudness.
         # (cos and sin written out: torch.polar took 6× as long on one CPU thread, 15 ms vs 2.6 ms per 10 s.)
@@ -182,66 +178,66 @@ class GANVocoder(nn.Module):
         if config.phase == "local":
             spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
             return self.istft.from_frames(spec, length=length), None, outputs[0]
-        gate = torch.sigmoid(outputs[2])
-        # A partial at bin k + d advances 2π (k + d) · hop / n_fft per frame. The k part is exact from the absolute
-        # frame number (hop divides n_fft); the drift d is read off the predicted magnitudes (the offset of the
-        # spectral peak each bin belongs to, as a phase vocoder locks bins to peaks) and summed over the frames.
-        # Learnt freely instead, the drift never found the partials: the phase it feeds is too rugged a landscape.
-        drift_rate = peak_offsets(outputs[0].detach())
-        drift = torch.cumsum(drift_rate, dim=1) * (2 * math.pi * stft.hop_length / stft.n_fft)
+        # A partial at f bins advances 2π f · hop / n_fft per frame. f is read off the predicted magnitudes (the
+        # frequency of the spectral peak each bin belongs to, as a phase vocoder locks bins to peaks) and the
+        # advances are summed over the frames; f is taken modulo n_fft / hop (the advance modulo 2π is the same), so
+        # the sum stays small enough for float32 over a chunk. Learnt freely instead, f never found the partials.
+        ratio = stft.n_fft // stft.hop_length
+        advance = torch.cumsum(peak_frequencies(outputs[0].detach(), modulo=ratio), dim=1).mul_(2 * math.pi / ratio)
         if anchor is not None:
             frame, value = anchor
-            drift = drift - drift[:, frame : frame + 1] + value[:, None]
-        ratio = stft.n_fft // stft.hop_length
-        frames = torch.arange(start_frame, start_frame + mel.shape[-1], device=mel.device)
-        bins = torch.arange(stft.n_bins, device=mel.device)
-        centre = ((frames[:, None] * bins[None, :]) % ratio).to(phase.dtype) * (2 * math.pi / ratio)
-        held = phase + centre + drift
-        local_share, held_share = magnitude * (1 - gate), magnitude * gate
-        real = local_share * torch.cos(phase) + held_share * torch.cos(held)
-        imag = local_share * torch.sin(phase) + held_share * torch.sin(held)
-        return self.istft.from_frames(torch.complex(real, imag), length=length), drift, outputs[0]
-
-    @staticmethod
-    def with_accumulated_phase(local: GANVocoder, *, gate_bias: float = -3.0) -> GANVocoder:
-        """A vocoder with accumulated phase that starts from ``local``: the same backbone, magnitude and phase, and the
-        gate at ``sigmoid(gate_bias)`` (−3: mostly the local path; +3: mostly the held one)."""
-        config = dataclasses.replace(local.config, phase="accumulated")
-        model = GANVocoder(config)
-        model.backbone.load_state_dict(local.backbone.state_dict())
-        bins = config.mel.stft.n_bins
-        with torch.no_grad():
-            model.head.weight.zero_()
-            model.head.bias.zero_()
-            model.head.weight[: 2 * bins] = local.head.weight
-            model.head.bias[: 2 * bins] = local.head.bias
-            model.head.bias[2 * bins :] = gate_bias
-        return model
+            advance = advance - advance[:, frame : frame + 1] + value[:, None]
+        else:  # frame j of the signal starts at j · (bin-centre advance), frame 0 at 0, as the sum counts from 1
+            bins = torch.arange(stft.n_bins, device=mel.device)
+            advance.add_((((start_frame - 1) * bins) % ratio).to(phase.dtype).mul_(2 * math.pi / ratio))
+        held = phase + advance
+        spec = torch.complex(magnitude * torch.cos(held), magnitude * torch.sin(held))
+        return self.istft.from_frames(spec, length=length), advance, outputs[0]
 
 
-def peak_offsets(log_magnitude: torch.Tensor) -> torch.Tensor:
-    """For every bin of every frame, how far (in bins) the spectral peak it belongs to lies from it: the nearest
-    local maximum's bin plus its parabolic offset (through the log-magnitudes of the maximum and its neighbours,
-    within ±0.5), minus the bin. A steady partial between bins k and k + 1 gives each bin of its peak the same
-    frequency, so they all advance alike. Shapes: ``[..., bins]`` → same.
+def _shifted(values: torch.Tensor, by: int) -> torch.Tensor:
+    """``values[..., k + by]`` at each k along the last axis (``by`` ±1), zero where that falls off the edge."""
+    zero = torch.zeros_like(values[..., :1])
+    return torch.cat([values[..., 1:], zero], -1) if by > 0 else torch.cat([zero, values[..., :-1]], -1)
+
+
+def peak_frequencies(log_magnitude: torch.Tensor, *, modulo: int | None = None) -> torch.Tensor:
+    """For every bin of every frame, the frequency (in bins) of the spectral peak it belongs to: the local maximum
+    reached by climbing at most two bins uphill (a Hann window's main lobe spans ±2 bins), plus that maximum's
+    parabolic offset (through its log-magnitude and its neighbours', within ±0.5). A steady partial between bins k
+    and k + 1 gives each bin of its main lobe the same frequency, so they all advance alike. With ``modulo`` the
+    frequencies are only congruent to those modulo it, within −2.5 … modulo + 2.5 (small enough to sum exactly).
+
+    The log-magnitudes are first smoothed across bins by (1, 2, 1) / 4, which removes a ripple from bin to bin: a
+    vocoder's predicted magnitudes had one on bass notes, whose every other bin then read as a peak, and the notes
+    came out an octave and more low. Smoothing widens a Hann lobe, so the parabola's offset ``d`` comes out short of
+    the partial's (by a factor of 0.68 near 0); ``d (1.476 − 4.237 d² + 9.908 d⁴)`` maps it back, to within 0.015
+    bins (fitted on sinusoids through a Hann window; the lobe's shape in bins is the same at every n_fft).
+    Written with shifts, int8 steps and in-place arithmetic: this runs on every frame the vocoder makes, and the
+    plain version (torch.where, cummax) took longer than the network. Shapes: ``[..., bins]`` → same.
     """
     bins = log_magnitude.shape[-1]
     below = torch.cat([log_magnitude[..., :1], log_magnitude[..., :-1]], dim=-1)  # bin k − 1 (edge repeated)
     above = torch.cat([log_magnitude[..., 1:], log_magnitude[..., -1:]], dim=-1)  # bin k + 1
-    is_peak = (log_magnitude >= below) & (log_magnitude > above)
-    curvature = below - 2 * log_magnitude + above
-    safe = torch.where(curvature < 0, curvature, torch.full_like(curvature, -1.0))
-    offset = torch.where(is_peak & (curvature < 0), 0.5 * (below - above) / safe, torch.zeros_like(curvature))
-    offset = offset.clamp(-0.5, 0.5)
-    index = torch.arange(bins, device=log_magnitude.device).expand_as(log_magnitude)
-    # the last peak at or below each bin, and the first at or above it (sentinels where a side has none)
-    before = torch.cummax(torch.where(is_peak, index, torch.full_like(index, -2 * bins)), dim=-1).values
-    after = torch.where(is_peak, index, torch.full_like(index, 3 * bins)).flip(-1).cummin(dim=-1).values.flip(-1)
-    peak = torch.where(index - before <= after - index, before, after)
-    if bins and not bool(is_peak.any(dim=-1).all()):  # a flat frame has no peak: its bins keep their own centre
-        peak = torch.where(is_peak.any(dim=-1, keepdim=True), peak, index)
-    peak = peak.clamp(0, bins - 1)
-    return peak - index + torch.gather(offset, -1, peak)
+    smooth = (below + above).mul_(0.25).add_(log_magnitude, alpha=0.5)
+    slope = torch.nn.functional.pad(torch.diff(smooth, dim=-1), (1, 1))  # slope[k] = smooth[k] − smooth[k − 1]
+    rise_above, rise_here = slope[..., 1:], slope[..., :-1]  # smooth[k + 1] − smooth[k], smooth[k] − smooth[k − 1]
+    total = rise_above + rise_here
+    # one step towards the higher neighbour where one is higher; 0 at a local maximum (or a flat stretch); never
+    # off the edge, where the repeated edge bin makes the slope 0
+    up = (rise_above > 0) & (total >= 0)
+    down = (rise_here < 0) & ~up
+    step = up.to(torch.int8) - down.to(torch.int8)
+    climb = step + up.to(torch.int8) * _shifted(step, 1) + down.to(torch.int8) * _shifted(step, -1)
+    index = torch.arange(bins, device=log_magnitude.device)
+    peak = index + climb
+    curvature = (rise_above - rise_here).clamp_(max=-1e-6)  # (where a bin is no maximum its offset is never read)
+    offset = total.mul_(-0.5).div_(curvature).clamp_(-0.5, 0.5)
+    square = offset * offset
+    offset = offset.mul_((square * 9.908).sub_(4.237).mul_(square).add_(1.476)).clamp_(-0.5, 0.5)
+    # the peak's bin; modulo, the bin's residue plus the climb (a long remainder over every bin took 2.7 ms per 10 s)
+    whole = peak.to(log_magnitude.dtype) if modulo is None else climb.to(log_magnitude.dtype).add_(index % modulo)
+    return whole.add_(torch.gather(offset, -1, peak))
 
 
 @dataclass
@@ -358,5 +354,5 @@ __all__ = [
     "WaveFlow",
     "WaveFlowConfig",
     "build_vocoder",
-    "peak_offsets",
+    "peak_frequencies",
 ]

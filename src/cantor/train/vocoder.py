@@ -101,7 +101,7 @@ class VocoderSystem(L.LightningModule):
             if weights.get("mel_l1"):
                 terms["mel_l1"] = F.l1_loss(self.mel(fake), mel)
             if weights.get("stft_magnitude"):
-                # the head's magnitudes against the clip's own STFT: what a held partial's drift is read from
+                # the head's magnitudes against the clip's own STFT: what a held partial's frequency is read from
                 floor = math.log(1e-5)
                 target = torch.log(self.stft(audio).abs().clamp_min(1e-5)).transpose(1, 2)
                 terms["stft_magnitude"] = F.l1_loss(log_magnitude.clamp_min(floor), target)
