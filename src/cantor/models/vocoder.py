@@ -175,24 +175,30 @@ class GANVocoder(nn.Module):
         # (cos and sin written out: torch.polar took 6× as long on one CPU thread, 15 ms vs 2.6 ms per 10 s.)
         phase = outputs[1]
         length = (mel.shape[-1] - 1) * stft.hop_length
-        if config.phase == "local":
-            spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-            return self.istft.from_frames(spec, length=length), None, outputs[0]
+        advance = None if config.phase == "local" else self._held_advance(outputs[0], start_frame, anchor)
+        if advance is not None:
+            phase = phase + advance
+        spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+        return self.istft.from_frames(spec, length=length), advance, outputs[0]
+
+    def _held_advance(
+        self, log_magnitude: torch.Tensor, start_frame: int, anchor: tuple[int, torch.Tensor] | None
+    ) -> torch.Tensor:
+        """Each bin's phase advance summed over the frames, ``[batch, frames, n_bins]`` in radians."""
+        stft = self.config.mel.stft
         # A partial at f bins advances 2π f · hop / n_fft per frame. f is read off the predicted magnitudes (the
         # frequency of the spectral peak each bin belongs to, as a phase vocoder locks bins to peaks) and the
         # advances are summed over the frames; f is taken modulo n_fft / hop (the advance modulo 2π is the same), so
         # the sum stays small enough for float32 over a chunk. Learnt freely instead, f never found the partials.
         ratio = stft.n_fft // stft.hop_length
-        advance = torch.cumsum(peak_frequencies(outputs[0].detach(), modulo=ratio), dim=1).mul_(2 * math.pi / ratio)
+        advance = torch.cumsum(peak_frequencies(log_magnitude.detach(), modulo=ratio), dim=1).mul_(2 * math.pi / ratio)
         if anchor is not None:
             frame, value = anchor
             advance = advance - advance[:, frame : frame + 1] + value[:, None]
         else:  # frame j of the signal starts at j · (bin-centre advance), frame 0 at 0, as the sum counts from 1
-            bins = torch.arange(stft.n_bins, device=mel.device)
-            advance.add_((((start_frame - 1) * bins) % ratio).to(phase.dtype).mul_(2 * math.pi / ratio))
-        held = phase + advance
-        spec = torch.complex(magnitude * torch.cos(held), magnitude * torch.sin(held))
-        return self.istft.from_frames(spec, length=length), advance, outputs[0]
+            bins = torch.arange(stft.n_bins, device=log_magnitude.device)
+            advance.add_((((start_frame - 1) * bins) % ratio).to(advance.dtype).mul_(2 * math.pi / ratio))
+        return advance
 
 
 def _shifted(values: torch.Tensor, by: int) -> torch.Tensor:
