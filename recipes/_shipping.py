@@ -43,6 +43,8 @@ def replace_section(card: Path, section: list[str]) -> None:
     """Replace the section of a shipped model's card that starts with the heading ``section[0]`` (up to the next
     "## " heading) with ``section``: a card's measured rows refreshed from a newer benchmark run."""
     lines = card.read_text().splitlines()
+    if section[0] not in lines:
+        raise SystemExit(f"{card} has no '{section[0]}' section to refresh: ship with --run and --benchmark instead")
     start = lines.index(section[0])
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     lines[start:end] = [*section, ""] if end < len(lines) else section

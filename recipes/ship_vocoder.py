@@ -24,11 +24,23 @@ from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
 
 DESCRIPTIONS = {
     "gan": "ConvNeXt backbone over log-mel frames and an inverse-STFT head (magnitude and phase per frame, one "
-    "inverse FFT): it runs at the frame rate, not the sample rate. Trained on mel L1 and multi-resolution STFT "
-    "losses, then adversarially with lean multi-period and multi-resolution discriminators.",
+    "inverse FFT): it runs at the frame rate, not the sample rate.",
     "waveflow": "WaveFlow (Ping et al., 2020): the waveform squeezed into rows, autoregressive affine flows over the "
-    "rows with dilated 2-D convolutions, trained by maximum likelihood, sampled with a temperature.",
+    "rows with dilated 2-D convolutions, sampled with a temperature.",
 }
+
+
+def loss_sentence(recipe: dict, step: int | None) -> str:
+    """What the shipped weights were trained on, from the run's recipe and the step they come from."""
+    if "nll" in recipe["losses"]:
+        return "Trained by maximum likelihood."
+    names = {"mel_l1": "mel L1", "mrstft": "multi-resolution STFT", "stft_magnitude": "the head's log-magnitude"}
+    sentence = "Trained on " + ", ".join(names[name] for name in recipe["losses"] if name in names) + " losses"
+    start = recipe.get("adversarial_start_step", 0)
+    adversarial = recipe["losses"].get("adversarial") or recipe["losses"].get("feature_matching")
+    if adversarial and (step is None or start < step):
+        return f"{sentence}, adversarially from step {start} (lean multi-period and multi-resolution discriminators)."
+    return f"{sentence} only (no adversarial phase)."
 
 
 def test_section(results: dict, name: str) -> list[str]:
@@ -84,7 +96,7 @@ def main() -> None:
         "",
         f"Turns a log-mel spectrogram ({mel.n_mels} bands, 0 Hz to Nyquist, n_fft {mel.stft.n_fft}, hop "
         f"{mel.stft.hop_length} at {mel.sample_rate} Hz; `cantor.Vocoder('{args.name}').mel(audio)`) back into a "
-        f"waveform. {DESCRIPTIONS[config.family]}",
+        f"waveform. {DESCRIPTIONS[config.family]} {loss_sentence(run['train'], meta.get('step'))}",
         "",
         f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
         f"- architecture: `{json.dumps(payload['config'][config.family])}`",
