@@ -18,8 +18,9 @@ Steady tones: harmonic tones (six partials) held for 2 s at every fifth semitone
 their mel; the error is where the fundamental comes out (the spectral peak within −30 %…+40 % of it), in cents. A
 vocoder whose frames cannot carry phase forward puts a held note on a multiple of sample_rate / hop.
 
-``--models`` takes shipped names or ``LABEL=FOLDER`` (a run's exported weights); ``--split valid`` scores the valid
-songs, for choosing between candidates before the test split is looked at.
+``--models`` takes shipped names or ``LABEL=FOLDER`` (a run's exported weights), with ``@T`` for a WaveFlow sampled at
+temperature T (default 0.8; ``wf0=waveflow@0`` decodes the mean); ``--split valid`` scores the valid songs, for
+choosing between candidates before the test split is looked at.
 """
 
 from __future__ import annotations
@@ -145,17 +146,30 @@ def steady_speed(decode, mel: torch.Tensor, *, audio_seconds: float, repeats: in
 
 
 def load_vocoders(specs: list[str]) -> dict[str, Vocoder]:
-    """``gan`` or ``LABEL=FOLDER`` → {label: Vocoder}."""
+    """``gan``, ``LABEL=FOLDER`` or ``LABEL=MODEL@TEMPERATURE`` (WaveFlow's sampling temperature) → {label: Vocoder}."""
     vocoders = {}
     for spec in specs:
         label, _, model = spec.partition("=")
-        vocoders[label] = Vocoder(model or label)
+        model, options = model or label, {}
+        name, at, suffix = model.rpartition("@")
+        if at:
+            try:
+                options["temperature"] = float(suffix)
+            except ValueError:
+                raise SystemExit(f"{spec}: the part after '@' must be a temperature, got {suffix!r}") from None
+            model = name
+        vocoders[label] = Vocoder(model, **options)
     return vocoders
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["gan", "waveflow"], help="shipped names or LABEL=FOLDER")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["gan", "waveflow"],
+        help="shipped names, LABEL=FOLDER, or LABEL=MODEL@TEMPERATURE for WaveFlow",
+    )
     parser.add_argument("--set", action="append", required=True, help="NAME=DATA_FOLDER")
     parser.add_argument("--split", default="test", help="the split of each set scored (valid: to choose a model)")
     parser.add_argument("--clips", type=int, default=10, help="clips per set")
@@ -242,7 +256,10 @@ def main() -> None:
     ]
     for model_name, vocoder in vocoders.items():
         meta = vocoder.metadata
-        lines.append(f"- `{model_name}`: {meta.get('parameters', 0) / 1e6:.2f} M parameters, {meta.get('step')} steps")
+        sampling = f", sampled at temperature {vocoder.temperature:g}" if vocoder.config.family == "waveflow" else ""
+        lines.append(
+            f"- `{model_name}`: {meta.get('parameters', 0) / 1e6:.2f} M parameters, {meta.get('step')} steps{sampling}"
+        )
     lines += [
         "",
         f"## Speed: {SPEED_SECONDS:g} s decoded whole on {args.threads} threads "

@@ -22,7 +22,7 @@ from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
 from cantor.features.mel import LogMel
 from cantor.files import make_folder
-from cantor.inference.chunked import plan_chunks, run_chunked
+from cantor.inference.chunked import FreedMemory, plan_chunks, run_chunked
 from cantor.models.registry import model_name, resolve_model
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.models.weights import load_weights
@@ -175,13 +175,16 @@ class Vocoder:
         margin = self.config.family_config.context_frames + 1
         pieces = []
         carry = self._new_pass()
+        memory = FreedMemory()  # the chunks' large buffers stay in the heap, not page-faulted in afresh each time
         for first in range(0, frames - 1, core):
             last = min(first + core, frames - 1)  # this chunk owns samples [first·hop, last·hop)
             lo, hi = max(0, first - margin), min(frames, last + 1 + margin)
             audio = self._decode_frames(flat[:, :, lo:hi], start_sample + lo * hop, carry)
             pieces.append(audio[:, (first - lo) * hop : (last - lo) * hop])
+            memory.after_chunk()
             if progress:
                 progress(last - first)
+        memory.release()
         audio = torch.cat(pieces, dim=-1)
         if length is not None:
             audio = fit_length(audio, length)

@@ -333,15 +333,15 @@ class WaveFlow(nn.Module):
     def infer(self, mel: torch.Tensor, *, noise: torch.Tensor | None = None, temperature: float = 0.8) -> torch.Tensor:
         """Sample audio ``[batch, (frames − 1) · hop]`` for ``mel`` from standard-normal ``noise`` of that shape
         (drawn here when not given), scaled by ``sigma · temperature``; temperature 0 decodes the mean."""
-        condition = self._condition(mel)
+        # Contiguous: sampling reads it one row at a time, as the rows of matrix products.
+        condition = self._condition(mel).contiguous()
         batch, _, height, width = condition.shape
         if noise is None:
             noise = torch.randn(batch, height * width, device=mel.device)
         x = squeeze(noise, height) * self.config.sigma * temperature
         # Undo the flows last to first; flow k saw the condition reversed k times, and its output was reversed once.
         for index in reversed(range(len(self.flows))):
-            condition_k = condition.flip(2) if index % 2 else condition
-            x = self.flows[index].inverse(x.flip(2), condition_k)
+            x = self.flows[index].inverse(x.flip(2), condition, reversed_rows=index % 2 == 1)
         return unsqueeze(x)
 
 
