@@ -111,7 +111,11 @@ class GatedLayer(nn.Module):
             for item in range(row.shape[0]):
                 preactivation[item].addmm_(weight, window.buffer[item, :, tap * dilation : tap * dilation + width])
         gated = _gated(preactivation)
-        out = (row + _project(self.residual.weight, self.residual.bias, gated)) * math.sqrt(0.5)
+        residual, half = self.residual.weight.flatten(1), math.sqrt(0.5)
+        out = torch.empty_like(row)
+        for item in range(row.shape[0]):  # (row + residual · gated + bias) · √½, without the intermediate sum
+            torch.addmm(row[item], residual, gated[item], beta=half, alpha=half, out=out[item])
+        out.add_(self.residual.bias[:, None], alpha=half)
         return out, _project(self.skip.weight, self.skip.bias, gated)
 
 
