@@ -152,12 +152,8 @@ def load_vocoders(specs: list[str]) -> dict[str, Vocoder]:
         label, _, model = spec.partition("=")
         model, options = model or label, {}
         name, at, suffix = model.rpartition("@")
-        if at:
-            try:
-                options["temperature"] = float(suffix)
-            except ValueError:
-                raise SystemExit(f"{spec}: the part after '@' must be a temperature, got {suffix!r}") from None
-            model = name
+        if at and suffix.replace(".", "", 1).isdigit():  # else the '@' is part of a folder's name
+            options["temperature"], model = float(suffix), name
         vocoders[label] = Vocoder(model, **options)
     return vocoders
 
