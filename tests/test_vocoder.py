@@ -164,6 +164,21 @@ def test_an_unknown_phase_model_is_refused():
         dataclasses.replace(config.gan, phase="random")
 
 
+def test_waveflow_samples_at_its_own_temperature_unless_told(tmp_path):
+    config, _ = vocoder_preset("tiny-waveflow")
+    config = dataclasses.replace(config, waveflow=dataclasses.replace(config.waveflow, temperature=0.3))
+    folder = save_weights(
+        tmp_path / "flow", _randomised(build_vocoder(config)), kind=VOCODER_KIND, config=config.to_dict()
+    )
+    mel = LogMel(config.mel)(_toy_tone(0.3, batch=1))
+    own, asked = Vocoder(folder, seed=1), Vocoder(folder, temperature=0.8, seed=1)
+    assert (own.temperature, asked.temperature) == (0.3, 0.8)
+    assert torch.equal(own.decode(mel), Vocoder(folder, temperature=0.3, seed=1).decode(mel))
+    assert not torch.allclose(own.decode(mel), asked.decode(mel))
+    with pytest.raises(ValueError, match="temperature must be at least 0"):
+        dataclasses.replace(config.waveflow, temperature=-1.0)
+
+
 def test_positional_noise_depends_only_on_position():
     whole = positional_noise(0, 200_000, seed=5)
     assert torch.equal(positional_noise(70_001, 90_000, seed=5), whole[70_001:160_001])

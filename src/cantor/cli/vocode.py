@@ -16,7 +16,9 @@ def vocode(
     out: Path = typer.Option(..., "--out", "-o", help="Output WAV (32-bit float)."),
     model: str = typer.Option("gan", "--model", "-m", help="Shipped vocoder (gan, waveflow) or a model folder."),
     mel: Path = typer.Option(None, "--mel", help="Decode a saved mel (.npy, [n_mels, frames] or [channels, …])."),
-    temperature: float = typer.Option(0.8, "--temperature", help="WaveFlow's sampling temperature (0 = mean)."),
+    temperature: float = typer.Option(
+        None, "--temperature", help="WaveFlow's sampling temperature (0 = mean; default: the model's own)."
+    ),
     seed: int = typer.Option(0, "--seed", help="WaveFlow's noise seed."),
     chunk: float = typer.Option(10.0, "--chunk", help="Seconds decoded per chunk (memory grows with it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),

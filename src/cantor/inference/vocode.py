@@ -78,16 +78,17 @@ class Vocoder:
     Args:
         model: a shipped vocoder ("gan", "waveflow") or a folder with ``config.json`` + ``model.safetensors``.
         chunk_seconds: audio decoded per chunk; memory grows with it, not with the input's duration.
-        temperature: WaveFlow's sampling temperature (0: the deterministic mean); the GAN ignores it.
+        temperature: WaveFlow's sampling temperature (0: the deterministic mean; default: the model's own, 0.5 for
+            the shipped ``waveflow``); the GAN ignores it.
         seed: WaveFlow's noise seed; the same seed gives the same audio, however the input is chunked.
     """
 
     def __init__(
-        self, model: str | Path = "gan", *, chunk_seconds: float = 10.0, temperature: float = 0.8, seed: int = 0
+        self, model: str | Path = "gan", *, chunk_seconds: float = 10.0, temperature: float | None = None, seed: int = 0
     ) -> None:
         if chunk_seconds <= 0:
             raise UsageError(f"chunk must be positive, got {chunk_seconds}")
-        if temperature < 0:
+        if temperature is not None and temperature < 0:
             raise UsageError(f"temperature must be at least 0, got {temperature}")
         self.folder = resolve_model(model, kind=VOCODER_KIND)
         self.name = model_name(model, self.folder)
@@ -99,6 +100,8 @@ class Vocoder:
         self.metadata: dict = payload.get("metadata", {})
         self.frontend = LogMel(self.config.mel)
         self.chunk_seconds = chunk_seconds
+        if temperature is None and self.config.family == "waveflow":
+            temperature = self.config.waveflow.temperature
         self.temperature = temperature
         self.seed = seed
 

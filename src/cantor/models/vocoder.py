@@ -68,7 +68,8 @@ class WaveFlowConfig:
     kernels); ``condition_dim`` (D, the conditioning features); ``height`` (h), the squeeze height.
 
     ``attention_window`` > 0 adds a non-local block: multi-head self-attention over the conditioning frames, each
-    frame attending to ``±attention_window`` frames (a bounded window keeps chunked decoding exact).
+    frame attending to ``±attention_window`` frames (a bounded window keeps chunked decoding exact). ``temperature``
+    is the sampling temperature used when none is asked for, chosen for a trained model on its validation songs.
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -81,8 +82,11 @@ class WaveFlowConfig:
     attention_window: int = 0
     attention_heads: int = 4
     sigma: float = 1.0
+    temperature: float = 0.8
 
     def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be at least 0, got {self.temperature}")
         if self.height < 2:
             raise ValueError(f"height must be at least 2 (h = 1 has no rows to condition on), got {self.height}")
         if self.mel.stft.hop_length % self.height:
@@ -330,9 +334,14 @@ class WaveFlow(nn.Module):
         return -(log_prior.sum(dim=1) + output.log_det).mean() / audio.shape[1]
 
     @torch.no_grad()
-    def infer(self, mel: torch.Tensor, *, noise: torch.Tensor | None = None, temperature: float = 0.8) -> torch.Tensor:
+    def infer(
+        self, mel: torch.Tensor, *, noise: torch.Tensor | None = None, temperature: float | None = None
+    ) -> torch.Tensor:
         """Sample audio ``[batch, (frames − 1) · hop]`` for ``mel`` from standard-normal ``noise`` of that shape
-        (drawn here when not given), scaled by ``sigma · temperature``; temperature 0 decodes the mean."""
+        (drawn here when not given), scaled by ``sigma · temperature`` (default: the config's); temperature 0 decodes
+        the mean."""
+        if temperature is None:
+            temperature = self.config.temperature
         # Contiguous: sampling reads it one row at a time, as the rows of matrix products.
         condition = self._condition(mel).contiguous()
         batch, _, height, width = condition.shape
