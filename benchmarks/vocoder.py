@@ -19,8 +19,8 @@ their mel; the error is where the fundamental comes out (the spectral peak withi
 vocoder whose frames cannot carry phase forward puts a held note on a multiple of sample_rate / hop.
 
 ``--models`` takes shipped names or ``LABEL=FOLDER`` (a run's exported weights), with ``@T`` for a WaveFlow sampled at
-temperature T (default 0.8; ``wf0=waveflow@0`` decodes the mean); ``--split valid`` scores the valid songs, for
-choosing between candidates before the test split is looked at.
+temperature T (default: the model's own; ``wf0=waveflow@0`` decodes the mean); ``--split valid`` scores the valid
+songs, for choosing between candidates before the test split is looked at.
 """
 
 from __future__ import annotations
@@ -152,9 +152,15 @@ def load_vocoders(specs: list[str]) -> dict[str, Vocoder]:
         label, _, model = spec.partition("=")
         model, options = model or label, {}
         name, at, suffix = model.rpartition("@")
-        if at and suffix.replace(".", "", 1).isdigit():  # else the '@' is part of a folder's name
-            options["temperature"], model = float(suffix), name
+        try:
+            temperature = float(suffix) if at else None
+        except ValueError:  # the '@' is part of a folder's name
+            temperature = None
+        if temperature is not None:
+            options["temperature"], model = temperature, name
         vocoders[label] = Vocoder(model, **options)
+        if temperature is not None and vocoders[label].config.family != "waveflow":
+            raise SystemExit(f"{spec}: only a WaveFlow samples at a temperature")
     return vocoders
 
 

@@ -102,6 +102,8 @@ def main() -> None:
         payload["config"]["waveflow"]["temperature"] = args.temperature
         write_config(target, kind=VOCODER_KIND, config=payload["config"], metadata=payload["metadata"])
     config = VocoderConfig.from_dict(payload["config"])
+    if config.family == "waveflow" and args.temperature is None:
+        print(f"{args.name} samples at temperature {config.waveflow.temperature} by default (--temperature to change)")
     meta = payload["metadata"]
     mel = config.mel
     lines = [

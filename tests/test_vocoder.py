@@ -61,6 +61,10 @@ def test_waveflow_is_invertible():
         recovered = model.infer(mel, noise=z / config.waveflow.sigma, temperature=1.0)
     assert z.abs().max() > 1e-3 and not torch.allclose(z, audio)  # the flow does transform
     assert (recovered - audio).abs().max() < 1e-4
+    # Sampling keeps the weights' precision inside a mixed-precision region (as in validation during such training).
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        again = model.infer(mel, noise=z / config.waveflow.sigma, temperature=1.0)
+    assert again.dtype == torch.float32 and torch.allclose(again, recovered)
 
 
 @pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan", "tiny-gan-held"])

@@ -342,6 +342,12 @@ class WaveFlow(nn.Module):
         the mean."""
         if temperature is None:
             temperature = self.config.temperature
+        # In the weights' precision even under mixed-precision training: the row-by-row products write into buffers,
+        # which autocast does not cast, and an inverse flow compounds rounding from row to row.
+        with torch.autocast(mel.device.type, enabled=False):
+            return self._sample(mel, noise, temperature)
+
+    def _sample(self, mel: torch.Tensor, noise: torch.Tensor | None, temperature: float) -> torch.Tensor:
         # Contiguous: sampling reads it one row at a time, as the rows of matrix products.
         condition = self._condition(mel).contiguous()
         batch, _, height, width = condition.shape

@@ -56,8 +56,8 @@ class RowWindow:
     """The last three input rows of one layer, as sampling needs them: one zero-padded buffer ``[batch, 3C, w + 2p]``
     whose three channel blocks take the rows in turn, so a new row is one copy and no padding is redone."""
 
-    def __init__(self, batch: int, channels: int, width: int, padding: int, *, device: torch.device) -> None:
-        self.buffer = torch.zeros(batch, 3 * channels, width + 2 * padding, device=device)
+    def __init__(self, batch: int, channels: int, width: int, padding: int, *, like: torch.Tensor) -> None:
+        self.buffer = like.new_zeros(batch, 3 * channels, width + 2 * padding)  # like's device and dtype
         self.channels, self.width, self.padding = channels, width, padding
         self.newest = 2  # the block of the newest row; the rows above the first are the zeros
 
@@ -161,9 +161,9 @@ class FlowNetwork(nn.Module):
         log_scale, shift = _project(self.end.weight, self.end.bias, torch.relu(skips)).chunk(2, dim=1)
         return log_scale, shift
 
-    def new_windows(self, batch: int, width: int, *, device: torch.device) -> list[RowWindow]:
+    def new_windows(self, batch: int, width: int, *, like: torch.Tensor) -> list[RowWindow]:
         channels = self.start.out_channels
-        return [RowWindow(batch, channels, width, layer.width_padding, device=device) for layer in self.layers]
+        return [RowWindow(batch, channels, width, layer.width_padding, like=like) for layer in self.layers]
 
 
 def shift_down(rows: torch.Tensor) -> torch.Tensor:
@@ -188,12 +188,14 @@ class AffineRowFlow(nn.Module):
         log_scale, shift = self.network(shift_down(x), condition)
         return x * torch.exp(log_scale) + shift, log_scale.flatten(1).sum(dim=1)
 
+    @torch.no_grad()
     def inverse(self, z: torch.Tensor, condition: torch.Tensor, *, reversed_rows: bool = False) -> torch.Tensor:
         """z → x, one row at a time, each layer's earlier rows cached (the inverse needs row ``i − 1`` of x before
         it can compute row ``i``). ``reversed_rows``: ``condition``'s rows run the other way from ``z``'s (flows
-        alternate their order, and reading rows backwards saves flipping a copy of the conditioning)."""
+        alternate their order, and reading rows backwards saves flipping a copy of the conditioning). For sampling
+        only: the row products write into buffers, which autograd cannot follow."""
         batch, _, height, width = z.shape
-        windows = self.network.new_windows(batch, width, device=z.device)
+        windows = self.network.new_windows(batch, width, like=z)
         rows = []
         previous = torch.zeros_like(z[:, :, 0])
         for row in range(height):
