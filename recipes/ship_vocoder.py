@@ -21,7 +21,7 @@ import numpy as np
 from _shipping import PACKAGE_WEIGHTS, copy_weights, metric_rows, replace_section, training_lines
 
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
-from cantor.models.weights import write_config
+from cantor.models.weights import read_config, write_config
 
 DESCRIPTIONS = {
     "gan": "ConvNeXt backbone over log-mel frames and an inverse-STFT head (magnitude and phase per frame, one "
@@ -92,13 +92,14 @@ def main() -> None:
         return
     if not args.data_command:
         raise SystemExit("--data-command: how the training data were built")
-    if args.temperature is not None and args.temperature < 0:
-        raise SystemExit(f"--temperature must be at least 0, got {args.temperature}")
+    if args.temperature is not None:  # checked before anything is copied into the package
+        if read_config(args.run / args.weights, kind=VOCODER_KIND)["config"]["family"] != "waveflow":
+            raise SystemExit("--temperature is WaveFlow's sampling temperature; this is a GAN vocoder")
+        if args.temperature < 0:
+            raise SystemExit(f"--temperature must be at least 0, got {args.temperature}")
 
     target, payload, run, size_mb = copy_weights(args.run, args.name, kind=VOCODER_KIND, which=args.weights)
     if args.temperature is not None:
-        if payload["config"]["family"] != "waveflow":
-            raise SystemExit("--temperature is WaveFlow's sampling temperature; this is a GAN vocoder")
         payload["config"]["waveflow"]["temperature"] = args.temperature
         write_config(target, kind=VOCODER_KIND, config=payload["config"], metadata=payload["metadata"])
     config = VocoderConfig.from_dict(payload["config"])

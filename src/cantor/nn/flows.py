@@ -32,17 +32,14 @@ def unsqueeze(rows: torch.Tensor) -> torch.Tensor:
     return rows.squeeze(1).transpose(1, 2).reshape(rows.shape[0], -1)
 
 
-def _project(weight: torch.Tensor, bias: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
+def _project(weight: torch.Tensor, bias: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """A 1×1 convolution on one row as the matrix product it is, item by item: ``weight [out, in, 1, 1]`` (or
     ``[out, in]``) on ``rows [batch, in, w]`` → ``[batch, out, w]``. (``conv2d`` on a one-row tensor took a slow path,
     and ``matmul`` of a matrix with a batch computes the transpose and copies it back.)"""
     weight = weight.flatten(1)
     out = rows.new_empty(rows.shape[0], weight.shape[0], rows.shape[2])
     for item in range(rows.shape[0]):
-        if bias is None:
-            torch.mm(weight, rows[item], out=out[item])
-        else:
-            torch.addmm(bias[:, None], weight, rows[item], out=out[item])
+        torch.addmm(bias[:, None], weight, rows[item], out=out[item])
     return out
 
 
