@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from cantor.audio.io import audio_info, read_array
 from cantor.audio.resample import fit_length
+from cantor.errors import UsageError
 from cantor.features.mel import LogMel
 from cantor.features.stft import ISTFT, STFT
 from cantor.inference.vocode import Vocoder
@@ -158,9 +159,10 @@ def load_vocoders(specs: list[str]) -> dict[str, Vocoder]:
             temperature = None
         if temperature is not None:
             options["temperature"], model = temperature, name
-        vocoders[label] = Vocoder(model, **options)
-        if temperature is not None and vocoders[label].config.family != "waveflow":
-            raise SystemExit(f"{spec}: only a WaveFlow samples at a temperature")
+        try:
+            vocoders[label] = Vocoder(model, **options)
+        except UsageError as error:  # e.g. a temperature for a GAN
+            raise SystemExit(f"{spec}: {error}") from None
     return vocoders
 
 

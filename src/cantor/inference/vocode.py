@@ -79,7 +79,7 @@ class Vocoder:
         model: a shipped vocoder ("gan", "waveflow") or a folder with ``config.json`` + ``model.safetensors``.
         chunk_seconds: audio decoded per chunk; memory grows with it, not with the input's duration.
         temperature: WaveFlow's sampling temperature (0: the deterministic mean; default: the model's own, 0.5 for
-            the shipped ``waveflow``); the GAN ignores it.
+            the shipped ``waveflow``); a GAN has none and refuses one.
         seed: WaveFlow's noise seed; the same seed gives the same audio, however the input is chunked.
     """
 
@@ -100,6 +100,8 @@ class Vocoder:
         self.metadata: dict = payload.get("metadata", {})
         self.frontend = LogMel(self.config.mel)
         self.chunk_seconds = chunk_seconds
+        if temperature is not None and self.config.family != "waveflow":
+            raise UsageError(f"only a WaveFlow vocoder samples at a temperature; {self.name} is a GAN")
         if temperature is None and self.config.family == "waveflow":
             temperature = self.config.waveflow.temperature
         self.temperature = temperature
