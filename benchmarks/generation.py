@@ -142,6 +142,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--arrangements", type=int, default=1, help="band style: band scores per corpus piece")
+    parser.add_argument(
+        "--held-out",
+        choices=("all", "valid", "test"),
+        default="all",
+        help="which held-out tunes to compare with: valid ones to choose a setting, test ones to report it once",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -160,7 +166,11 @@ def main() -> None:
             encoded = converter.encode(piece)
         except NotRepresentable:
             continue
-        split = "train" if split_of(piece.tune_group) == "train" else "held-out"
+        split = split_of(piece.tune_group)
+        if split != "train":
+            if args.held_out not in ("all", split):
+                continue
+            split = "held-out"
         splits[split].append(piece)
         tokens[split].append(encoded)
     held_out = [converter.from_tensors(item[:steps], title="held-out") for item in tokens["held-out"]]
@@ -224,7 +234,8 @@ def report(args, generator: Generator, splits, results: dict) -> str:
     lines = [header(f"Generation: the `{generator.name}` LSTM-VAE against baselines")]
     lines.append(
         f"- model: `{generator.folder.name}` (step {generator.metadata.get('step')}); "
-        f"{len(splits['train'])} training pieces, {len(splits['held-out'])} held-out (valid + test tunes)"
+        f"{len(splits['train'])} training pieces, {len(splits['held-out'])} held-out "
+        f"({'valid + test' if args.held_out == 'all' else args.held_out} tunes)"
     )
     lines.append(
         f"- {args.samples} pieces of {args.bars} bars per system, temperature {args.temperature}, seed {args.seed}; "

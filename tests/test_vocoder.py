@@ -21,6 +21,7 @@ from cantor.metrics.pitch import peak_frequency
 from cantor.models.presets import vocoder_preset
 from cantor.models.vocoder import VOCODER_KIND, GANVocoder, VocoderConfig, WaveFlow, build_vocoder, peak_frequencies
 from cantor.models.weights import load_weights, save_weights
+from cantor.nn.flows import squeeze, unsqueeze
 from cantor.train import losses
 from cantor.train.runner import RunOptions
 from cantor.train.vocoder import train_vocoder
@@ -51,8 +52,9 @@ def _model_folder(tmp_path, preset: str) -> tuple[object, VocoderConfig]:
     return folder, config
 
 
-def test_waveflow_is_invertible():
-    config, _ = vocoder_preset("tiny-waveflow")
+@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-waveflow-grouped"])
+def test_waveflow_is_invertible(preset):
+    config, _ = vocoder_preset(preset)
     model = _randomised(WaveFlow(config.waveflow))
     audio = _toy_tone(0.25, batch=2)[:, : 64 * 31]
     mel = LogMel(config.mel)(audio)
@@ -67,7 +69,7 @@ def test_waveflow_is_invertible():
     assert again.dtype == torch.float32 and torch.allclose(again, recovered)
 
 
-@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-gan", "tiny-gan-held"])
+@pytest.mark.parametrize("preset", ["tiny-waveflow", "tiny-waveflow-grouped", "tiny-gan", "tiny-gan-held"])
 def test_a_tiny_vocoder_learns_a_toy_signal(preset):
     torch.manual_seed(0)
     config, _ = vocoder_preset(preset)
@@ -96,7 +98,7 @@ def test_a_tiny_vocoder_learns_a_toy_signal(preset):
         assert last < 0.6 * first, (first, last)
 
 
-@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-held", "tiny-waveflow"])
+@pytest.mark.parametrize("preset", ["tiny-gan", "tiny-gan-held", "tiny-waveflow", "tiny-waveflow-grouped"])
 def test_chunked_decoding_equals_a_whole_decode(tmp_path, preset):
     folder, config = _model_folder(tmp_path, preset)
     audio = _toy_tone(1.3, batch=2)
@@ -185,6 +187,30 @@ def test_waveflow_samples_at_its_own_temperature_unless_told(tmp_path):
     gan, _ = _model_folder(tmp_path, "tiny-gan")
     with pytest.raises(UsageError, match="only a WaveFlow vocoder samples at a temperature"):
         Vocoder(gan, temperature=0.5)
+
+
+def test_squeeze_puts_each_sample_in_its_cell_and_back():
+    audio = torch.arange(2 * 96, dtype=torch.float32).view(2, 96)
+    rows = squeeze(audio, 4, 3)  # 4 rows, cells of 3 samples: 8 columns
+    assert rows.shape == (2, 3, 4, 8)
+    # cell (row j, column c) holds samples (c·4 + j)·3 … + 2, one per channel
+    assert rows[1, :, 2, 5].tolist() == [96 + (5 * 4 + 2) * 3 + k for k in range(3)]
+    assert torch.equal(unsqueeze(rows), audio)
+    assert torch.equal(squeeze(audio, 4).squeeze(1)[0, :, 0], audio[0, :4])  # one sample per cell: rows of samples
+
+
+def test_grouped_waveflow_keeps_its_mixing_with_its_weights(tmp_path):
+    config, _ = vocoder_preset("tiny-waveflow-grouped")
+    model = _randomised(build_vocoder(config))
+    folder = save_weights(tmp_path / "grouped", model, kind=VOCODER_KIND, config=config.to_dict())
+    loaded, _ = load_weights(folder, kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c)))
+    audio = _toy_tone(0.25, batch=1)[:, : 64 * 31]
+    mel = LogMel(config.mel)(audio)
+    with torch.no_grad():
+        assert torch.equal(loaded(audio, mel).z, model(audio, mel).z)
+    # the rotation is drawn at construction, so only the saved one reproduces the model
+    assert not torch.equal(build_vocoder(config).flows[0].mixing, model.flows[0].mixing)
+    assert torch.allclose(model.flows[0].mixing @ model.flows[0].mixing.T, torch.eye(2), atol=1e-6)
 
 
 def test_positional_noise_depends_only_on_position():

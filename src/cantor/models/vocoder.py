@@ -70,6 +70,8 @@ class WaveFlowConfig:
     ``attention_window`` > 0 adds a non-local block: multi-head self-attention over the conditioning frames, each
     frame attending to ``±attention_window`` frames (a bounded window keeps chunked decoding exact). ``temperature``
     is the sampling temperature used when none is asked for, chosen for a trained model on its validation songs.
+    ``group`` (G) samples share a cell of the squeezed matrix as channels: the network runs once per cell, so
+    sampling costs about 1/G as much (see :func:`~cantor.nn.flows.squeeze`).
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -83,21 +85,27 @@ class WaveFlowConfig:
     attention_heads: int = 4
     sigma: float = 1.0
     temperature: float = 0.8
+    group: int = 1
 
     def __post_init__(self) -> None:
+        if self.group < 1:
+            raise ValueError(f"group must be at least 1, got {self.group}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be at least 0, got {self.temperature}")
         if self.height < 2:
             raise ValueError(f"height must be at least 2 (h = 1 has no rows to condition on), got {self.height}")
-        if self.mel.stft.hop_length % self.height:
-            raise ValueError(f"height {self.height} must divide hop_length {self.mel.stft.hop_length}")
+        if self.mel.stft.hop_length % (self.height * self.group):
+            raise ValueError(
+                f"height × group ({self.height} × {self.group}) must divide hop_length {self.mel.stft.hop_length}"
+            )
 
     @property
     def context_frames(self) -> int:
         """Frames on each side that can change an output sample: every flow reaches ``(kernel_width − 1) / 2 ·
-        (2^layers − 1)`` columns of ``height`` samples further, and the conditioner one frame (plus attention)."""
+        (2^layers − 1)`` columns of ``height · group`` samples further, and the conditioner one frame (plus
+        attention)."""
         columns = self.flows * ((self.kernel_width - 1) // 2 * (2**self.layers - 1) + 1)
-        frames = math.ceil(columns * self.height / self.mel.stft.hop_length)
+        frames = math.ceil(columns * self.height * self.group / self.mel.stft.hop_length)
         return frames + 2 + self.attention_window
 
 
@@ -301,23 +309,25 @@ class WaveFlow(nn.Module):
                 condition_dim=config.condition_dim,
                 layers=config.layers,
                 kernel_width=config.kernel_width,
+                group=config.group,
             )
             for _ in range(config.flows)
         )
 
     def _condition(self, mel: torch.Tensor) -> torch.Tensor:
-        """Mel frames → ``[batch, D, h, w]``: features per frame, repeated to the samples each frame centres on."""
+        """Mel frames → ``[batch, D, h, w]``: features per frame, repeated to the cells each frame centres on."""
         features = self.condition_in(mel)
         if self.attention is not None:
             features = self.attention(features)
-        hop = self.config.mel.stft.hop_length
-        length = (mel.shape[-1] - 1) * hop
-        nearest = (torch.arange(length, device=mel.device) + hop // 2) // hop  # centred frames: frame f ↔ f·hop
+        hop, group = self.config.mel.stft.hop_length, self.config.group
+        cells = (mel.shape[-1] - 1) * hop // group
+        middles = torch.arange(cells, device=mel.device) * group + group // 2  # each cell's middle sample
+        nearest = (middles + hop // 2) // hop  # centred frames: frame f ↔ sample f·hop
         return squeeze_features(features[:, :, nearest], self.config.height)
 
     def forward(self, audio: torch.Tensor, mel: torch.Tensor) -> FlowOutput:
         condition = self._condition(mel)
-        x = squeeze(audio, self.config.height)
+        x = squeeze(audio, self.config.height, self.config.group)
         log_det = audio.new_zeros(audio.shape[0])
         for flow in self.flows:
             x, flow_log_det = flow(x, condition)
@@ -351,9 +361,10 @@ class WaveFlow(nn.Module):
         # Contiguous: sampling reads it one row at a time, as the rows of matrix products.
         condition = self._condition(mel).contiguous()
         batch, _, height, width = condition.shape
+        group = self.config.group
         if noise is None:
-            noise = torch.randn(batch, height * width, device=mel.device)
-        x = squeeze(noise, height) * self.config.sigma * temperature
+            noise = torch.randn(batch, height * width * group, device=mel.device)
+        x = squeeze(noise, height, group) * self.config.sigma * temperature
         # Undo the flows last to first; flow k saw the condition reversed k times, and its output was reversed once.
         for index in reversed(range(len(self.flows))):
             x = self.flows[index].inverse(x.flip(2), condition, reversed_rows=index % 2 == 1)

@@ -3,7 +3,9 @@
 Ping, Peng, Zhao & Song (2020), "WaveFlow: A Compact Flow-based Model for Raw Audio". The waveform ``x`` of length
 ``T`` is squeezed into an ``h × w`` matrix (``w = T / h``) whose column ``c`` holds samples ``c·h … c·h + h − 1``:
 adjacent rows are adjacent samples. Each flow is autoregressive over the ``h`` rows and parallel along ``w``, so
-sampling takes ``h`` sequential steps per flow instead of ``T``.
+sampling takes ``h`` sequential steps per flow instead of ``T``. With a ``group`` of ``G`` samples per cell (as
+channels, WaveGlow's squeeze) the matrix is ``h × T / (h·G)``: the network runs once per cell rather than once per
+sample, which divides the cost of sampling by about ``G``.
 """
 
 from __future__ import annotations
@@ -15,21 +17,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def squeeze(audio: torch.Tensor, height: int) -> torch.Tensor:
-    """``[batch, T]`` → ``[batch, 1, height, T / height]`` with ``out[b, 0, j, c] = audio[b, c·height + j]``."""
+def squeeze(audio: torch.Tensor, height: int, group: int = 1) -> torch.Tensor:
+    """``[batch, T]`` → ``[batch, group, height, T / (height · group)]``: cell ``(j, c)`` holds the ``group`` samples
+    from ``(c·height + j) · group`` on, as channels, so ``out[b, k, j, c] = audio[b, (c·height + j)·group + k]``."""
     batch, length = audio.shape
-    return audio.view(batch, length // height, height).transpose(1, 2).unsqueeze(1)
+    return audio.view(batch, length // (height * group), height, group).permute(0, 3, 2, 1)
 
 
 def squeeze_features(features: torch.Tensor, height: int) -> torch.Tensor:
-    """``[batch, D, T]`` → ``[batch, D, height, T / height]``, laid out like :func:`squeeze`."""
+    """``[batch, D, cells]`` → ``[batch, D, height, cells / height]``, laid out like :func:`squeeze`'s cells."""
     batch, dim, length = features.shape
     return features.view(batch, dim, length // height, height).transpose(2, 3)
 
 
 def unsqueeze(rows: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`squeeze`: ``[batch, 1, height, w]`` → ``[batch, height · w]``."""
-    return rows.squeeze(1).transpose(1, 2).reshape(rows.shape[0], -1)
+    """Inverse of :func:`squeeze`: ``[batch, group, height, w]`` → ``[batch, height · w · group]``."""
+    return rows.permute(0, 3, 2, 1).reshape(rows.shape[0], -1)
 
 
 def _project(weight: torch.Tensor, bias: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -121,16 +124,17 @@ class FlowNetwork(nn.Module):
 
     Row ``i`` of the outputs depends on rows ``i − 2·layers … i`` of the input, so callers pass the rows *shifted
     down by one* and row ``i``'s affine parameters depend only on rows before it.
-    Shapes: ``shifted [batch, 1, h, w]``, ``condition [batch, D, h, w]`` → two ``[batch, 1, h, w]``.
+    Shapes: ``shifted [batch, G, h, w]``, ``condition [batch, D, h, w]`` → two ``[batch, G, h, w]`` (``G`` samples
+    per cell, :func:`squeeze`'s ``group``).
     """
 
-    def __init__(self, *, channels: int, condition_dim: int, layers: int, kernel_width: int) -> None:
+    def __init__(self, *, channels: int, condition_dim: int, layers: int, kernel_width: int, group: int = 1) -> None:
         super().__init__()
-        self.start = nn.Conv2d(1, channels, 1)
+        self.start = nn.Conv2d(group, channels, 1)
         self.layers = nn.ModuleList(
             GatedLayer(channels, condition_dim, kernel_width=kernel_width, width_dilation=2**i) for i in range(layers)
         )
-        self.end = nn.Conv2d(channels, 2, 1)
+        self.end = nn.Conv2d(channels, 2 * group, 1)
         # Zero at the start: every flow begins as the identity, which keeps early training stable.
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
@@ -147,7 +151,7 @@ class FlowNetwork(nn.Module):
     def step(
         self, shifted_row: torch.Tensor, condition_row: torch.Tensor, windows: list[RowWindow]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The affine parameters of one row (``[batch, 1, w]`` each) from the row before it (``[batch, 1, w]``) and
+        """The affine parameters of one row (``[batch, G, w]`` each) from the row before it (``[batch, G, w]``) and
         the conditioning's row (``[batch, D, w]``), each layer's earlier rows kept in ``windows``
         (:meth:`new_windows`): sampling a flow costs one pass over its rows, like training, not one per row."""
         x = _project(self.start.weight, self.start.bias, shifted_row)
@@ -169,25 +173,41 @@ def shift_down(rows: torch.Tensor) -> torch.Tensor:
 
 
 class AffineRowFlow(nn.Module):
-    """One autoregressive affine flow over rows: ``z_i = x_i · exp(s_i(x_<i, c)) + t_i(x_<i, c)``.
+    """One autoregressive affine flow over rows: ``z_i = y_i · exp(s_i(y_<i, c)) + t_i(y_<i, c)`` with ``y = M x``.
 
-    Shapes: ``x, z [batch, 1, h, w]``, ``condition [batch, D, h, w]``.
+    ``M`` mixes the ``G`` samples of a cell (``group`` > 1): a fixed random rotation, drawn at construction and
+    saved with the weights (as WaveGlow's invertible 1×1 convolution, but orthogonal, so its inverse is its
+    transpose and its log-determinant zero). Without it a cell's samples would each be shifted and scaled on their
+    own in every flow. Shapes: ``x, z [batch, G, h, w]``, ``condition [batch, D, h, w]``.
     """
 
-    def __init__(self, *, channels: int, condition_dim: int, layers: int, kernel_width: int) -> None:
+    def __init__(self, *, channels: int, condition_dim: int, layers: int, kernel_width: int, group: int = 1) -> None:
         super().__init__()
         self.network = FlowNetwork(
-            channels=channels, condition_dim=condition_dim, layers=layers, kernel_width=kernel_width
+            channels=channels, condition_dim=condition_dim, layers=layers, kernel_width=kernel_width, group=group
         )
+        self.mixing: torch.Tensor | None
+        if group > 1:
+            rotation, _ = torch.linalg.qr(torch.randn(group, group, dtype=torch.float64))
+            self.register_buffer("mixing", rotation.float())
+        else:
+            self.mixing = None
+
+    def _mix(self, x: torch.Tensor, *, inverse: bool = False) -> torch.Tensor:
+        if self.mixing is None:
+            return x
+        mixing = self.mixing.T if inverse else self.mixing
+        return torch.einsum("gk,bkhw->bghw", mixing, x)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x → (z, log-determinant per item ``[batch]``): all rows at once (training)."""
-        log_scale, shift = self.network(shift_down(x), condition)
-        return x * torch.exp(log_scale) + shift, log_scale.flatten(1).sum(dim=1)
+        y = self._mix(x)
+        log_scale, shift = self.network(shift_down(y), condition)
+        return y * torch.exp(log_scale) + shift, log_scale.flatten(1).sum(dim=1)
 
     @torch.no_grad()
     def inverse(self, z: torch.Tensor, condition: torch.Tensor, *, reversed_rows: bool = False) -> torch.Tensor:
-        """z → x, one row at a time, each layer's earlier rows cached (the inverse needs row ``i − 1`` of x before
+        """z → x, one row at a time, each layer's earlier rows cached (the inverse needs row ``i − 1`` of y before
         it can compute row ``i``). ``reversed_rows``: ``condition``'s rows run the other way from ``z``'s (flows
         alternate their order, and reading rows backwards saves flipping a copy of the conditioning). For sampling
         only: the row products write into buffers, which autograd cannot follow."""
@@ -200,4 +220,4 @@ class AffineRowFlow(nn.Module):
             log_scale, shift = self.network.step(previous, condition_row, windows)
             previous = (z[:, :, row] - shift) * torch.exp(-log_scale)
             rows.append(previous)
-        return torch.stack(rows, dim=2)
+        return self._mix(torch.stack(rows, dim=2), inverse=True)
