@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--style", default="chorale", help="a shipped style or a generator folder")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--bars", type=int, default=16)
-    parser.add_argument("--temperature", type=float, default=0.9)
+    parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
     parser.add_argument("--markov-order", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -152,6 +152,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     generator = Generator(args.style)
+    if args.temperature is None:
+        args.temperature = generator.config.temperature
     converter = generator.converter
     steps = args.bars * converter.steps_per_bar
 

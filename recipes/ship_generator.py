@@ -6,6 +6,8 @@
 The card records the training command, steps, compute, parameters and validation metrics, and the headline rows
 of the generation benchmark (held-out tunes; Markov and random baselines beside it). After a benchmark rerun,
 ``--style chorale --benchmark TABLE`` without ``--run`` refreshes only those rows of the shipped card.
+``--temperature T`` sets the model's default sampling temperature (chosen on the valid tunes with
+``benchmarks/generation.py --held-out valid``), with or without ``--run``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from _shipping import PACKAGE_WEIGHTS, compute_line, copy_weights, key_prior_lin
 
 from cantor.inference.generate import SHIPPED_SUFFIX
 from cantor.models.generator import GENERATOR_KIND
+from cantor.models.weights import CONFIG_FILE, read_config
 
 DESCRIPTION = (
     "Symbolic generation: an LSTM-VAE after MusicVAE. A bidirectional LSTM encodes a {bars}-bar window of "
@@ -71,6 +74,25 @@ def measured_section(table: Path) -> list[str]:
     ]
 
 
+def configuration_line(config: dict) -> str:
+    return f"- configuration: `{json.dumps({k: v for k, v in config.items() if k != 'key_prior'})}`"
+
+
+def set_temperature(folder: Path, temperature: float) -> dict:
+    """Write ``temperature`` into a shipped generator's config.json (and its card's configuration line, if any)."""
+    payload = read_config(folder, kind=GENERATOR_KIND)
+    payload["config"]["temperature"] = temperature
+    (folder / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+    card = folder / "MODEL_CARD.md"
+    if card.is_file():
+        lines = [
+            configuration_line(payload["config"]) if line.startswith("- configuration:") else line
+            for line in card.read_text().splitlines()
+        ]
+        card.write_text("\n".join(lines) + "\n")
+    return payload
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="the training run to ship (left out: --benchmark refreshes the card)")
@@ -79,15 +101,23 @@ def main() -> None:
     parser.add_argument("--compute", help="what training cost")
     parser.add_argument("--machine", help="where it ran, when not on this machine")
     parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
+    parser.add_argument("--temperature", type=float, help="the default sampling temperature (chosen on valid tunes)")
     args = parser.parse_args()
+    if args.temperature is not None and args.temperature < 0:
+        parser.error(f"--temperature must be at least 0, got {args.temperature}")
 
     name = f"{args.style}{SHIPPED_SUFFIX}"
     if args.run is None:
-        if not args.benchmark:
-            parser.error("give --run to ship a model, or --benchmark to refresh a shipped model's card")
-        replace_section(PACKAGE_WEIGHTS / name / "MODEL_CARD.md", measured_section(args.benchmark))
+        if not (args.benchmark or args.temperature is not None):
+            parser.error("give --run to ship a model, or --benchmark / --temperature to update a shipped one")
+        if args.temperature is not None:
+            set_temperature(PACKAGE_WEIGHTS / name, args.temperature)
+        if args.benchmark:
+            replace_section(PACKAGE_WEIGHTS / name / "MODEL_CARD.md", measured_section(args.benchmark))
         return
     target, payload, run, size_mb = copy_weights(args.run, name, kind=GENERATOR_KIND)
+    if args.temperature is not None:
+        payload = set_temperature(target, args.temperature)
     meta, config = payload["metadata"], payload["config"]
     grid = config["converter"]
     voices = ", ".join(grid["voices"])
@@ -104,7 +134,7 @@ def main() -> None:
         "",
         f'- use: `cantor generate sample --style {args.style}`, `cantor.Generator("{args.style}")`',
         f"- parameters: {meta['parameters']:,} ({size_mb:.1f} MB as float32 safetensors)",
-        f"- configuration: `{json.dumps({k: v for k, v in config.items() if k != 'key_prior'})}`",
+        configuration_line(config),
         key_prior_line(config),
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",

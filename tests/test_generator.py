@@ -177,6 +177,24 @@ def test_samples_go_into_the_styles_keys(memorised, tmp_path):
         generator.sample(1, key="H")
 
 
+def test_a_model_samples_at_its_own_temperature_unless_told(memorised, tmp_path):
+    import json
+    import shutil
+
+    from cantor.inference.generate import Generator
+
+    cold = tmp_path / "cold"
+    shutil.copytree(memorised, cold)
+    payload = json.loads((cold / "config.json").read_text())
+    payload["config"]["temperature"] = 0.3
+    (cold / "config.json").write_text(json.dumps(payload))
+    generator = Generator(cold)
+    assert generator.config.temperature == 0.3 and Generator(memorised).config.temperature == 0.9
+    own = generator.sample(3, bars=4, seed=5)
+    assert [_notes(p) for p in own] == [_notes(p) for p in generator.sample(3, bars=4, seed=5, temperature=0.3)]
+    assert [_notes(p) for p in own] != [_notes(p) for p in generator.sample(3, bars=4, seed=5, temperature=2.0)]
+
+
 def test_bad_requests_get_clear_errors(memorised, tmp_path):
     from cantor.errors import UsageError
     from cantor.inference.generate import Generator

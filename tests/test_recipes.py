@@ -59,3 +59,22 @@ def test_average_weights_refuses_unlike_models(tmp_path):
     assert not (tmp_path / "soup").exists()
     missing = _average("--model", str(tmp_path / "a"), "--model", "no-such-model", "--out", str(tmp_path / "soup"))
     assert missing.returncode != 0 and "not a model folder" in missing.stderr
+
+
+def test_ship_generator_sets_a_shipped_models_temperature(tmp_path, monkeypatch):
+    import json
+
+    from cantor.inference.generate import Generator
+    from cantor.models.generator import GENERATOR_KIND, LSTMVAE
+    from cantor.models.presets import generator_preset
+
+    monkeypatch.syspath_prepend(str(RECIPES))
+    import ship_generator
+
+    config, _ = generator_preset("tiny-generator")
+    folder = save_weights(tmp_path / "gen", LSTMVAE(config), kind=GENERATOR_KIND, config=config.to_dict())
+    (folder / "MODEL_CARD.md").write_text('# card\n\n- configuration: `{"latent": 8}`\n- shipped: today\n')
+    ship_generator.set_temperature(folder, 1.1)
+    assert Generator(folder).config.temperature == 1.1
+    card = (folder / "MODEL_CARD.md").read_text().splitlines()
+    assert json.loads(card[2].split("`")[1])["temperature"] == 1.1 and card[3] == "- shipped: today"

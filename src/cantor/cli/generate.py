@@ -16,7 +16,9 @@ generate_app = typer.Typer(
 
 _STYLE = typer.Option("chorale", "--style", "-s", help="chorale, folk or band (or a trained generator's folder).")
 _OUT = typer.Option(Path("generated"), "--out", "-o", help="Folder for the pieces (.mid, .musicxml, .png, .wav).")
-_TEMPERATURE = typer.Option(0.9, "--temperature", "-t", help="Sampling temperature (0: always the likeliest).")
+_TEMPERATURE = typer.Option(
+    None, "--temperature", "-t", help="Sampling temperature (0: always the likeliest; default: the model's own)."
+)
 _SEED = typer.Option(None, "--seed", help="Random seed: the same seed writes the same music.")
 _TEMPO = typer.Option(90.0, "--tempo", help="Tempo of the MIDI and audio, in beats per minute.")
 _PROGRAM = typer.Option(
@@ -83,7 +85,7 @@ def sample(
     style: str = _STYLE,
     n: int = typer.Option(4, "--n", "-n", help="How many pieces."),
     bars: int = typer.Option(16, "--bars", help="Length of each piece in bars."),
-    temperature: float = _TEMPERATURE,
+    temperature: float | None = _TEMPERATURE,
     seed: int = _SEED,
     key: str = typer.Option(
         "style",
@@ -103,6 +105,7 @@ def sample(
     from cantor.inference.generate import Generator
 
     generator = Generator(style)
+    temperature = generator.config.temperature if temperature is None else temperature
     pieces = generator.sample(n, bars=bars, temperature=temperature, seed=seed, key=key)
     settings = {"action": "sample", "n": n, "bars": bars, "temperature": temperature, "seed": seed, "key": key}
     _write(pieces, generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
@@ -135,7 +138,7 @@ def interpolate(
 def continue_(
     primer: Path = typer.Argument(..., help="MIDI file to continue (its top tracks are the voices)."),
     bars: int = typer.Option(8, "--bars", help="Bars to add."),
-    temperature: float = _TEMPERATURE,
+    temperature: float | None = _TEMPERATURE,
     seed: int = _SEED,
     style: str = _STYLE,
     out: Path = _OUT,
@@ -150,6 +153,7 @@ def continue_(
     from cantor.inference.generate import Generator
 
     generator = Generator(style)
+    temperature = generator.config.temperature if temperature is None else temperature
     piece = generator.continue_(primer, bars=bars, temperature=temperature, seed=seed)
     settings = {"action": "continue", "primer": str(primer), "bars": bars, "temperature": temperature, "seed": seed}
     _write([piece], generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))

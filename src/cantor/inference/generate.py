@@ -86,16 +86,18 @@ class Generator:
         n: int = 1,
         *,
         bars: int = 16,
-        temperature: float = 0.9,
+        temperature: float | None = None,
         seed: int | None = None,
         key: str = STYLE_KEYS,
     ) -> list[Piece]:
-        """``n`` new pieces of ``bars`` bars, each from its own latent code drawn from the prior.
+        """``n`` new pieces of ``bars`` bars, each from its own latent code drawn from the prior, sampled at
+        ``temperature`` (default: the model's own, ``config.temperature``).
 
         ``key``: ``"style"`` moves each piece into a key drawn from the style's own (the keys of its training pieces,
         ``config.key_prior``; the model itself learnt from every transposition), ``"written"`` leaves it where the
         model wrote it, a tonic ("D", "Bb") moves it there (its mode stays as written). A piece whose notes would
         leave the model's range stays put."""
+        temperature = self._temperature(temperature)
         self._check(n=n, bars=bars, temperature=temperature)
         target_tonic = self._target_tonic(key)
         generator = seeded_generator(seed)
@@ -138,9 +140,11 @@ class Generator:
         return results
 
     def continue_(
-        self, primer: Piece | str | Path, *, bars: int = 8, temperature: float = 0.9, seed: int | None = None
+        self, primer: Piece | str | Path, *, bars: int = 8, temperature: float | None = None, seed: int | None = None
     ) -> Piece:
-        """The primer followed by ``bars`` new bars that grow out of its last ``window_bars // 2`` bars."""
+        """The primer followed by ``bars`` new bars that grow out of its last ``window_bars // 2`` bars (sampled at
+        ``temperature``, by default the model's own)."""
+        temperature = self._temperature(temperature)
         self._check(n=1, bars=bars, temperature=temperature)
         known = torch.from_numpy(self._encode(self._as_piece(primer)))
         overlap = self.window_bars // 2 * self.converter.steps_per_bar
@@ -213,6 +217,9 @@ class Generator:
 
     def _piece(self, tokens: torch.Tensor | np.ndarray, title: str) -> Piece:
         return self.converter.from_tensors(np.asarray(tokens), title=title)
+
+    def _temperature(self, temperature: float | None) -> float:
+        return self.config.temperature if temperature is None else temperature
 
     def _check(self, *, n: int, bars: int, temperature: float) -> None:
         if n < 1:

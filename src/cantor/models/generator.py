@@ -39,6 +39,10 @@ class GeneratorConfig:
     # transposed into every key, so a sampled piece is moved into a key drawn from here, the style's own keys
     # (fiddle tunes sit in D and G). Counted from the data, not learned; empty: pieces stay in the key written.
     key_prior: tuple[tuple[str, float], ...] = ()
+    # The sampling temperature used when none is asked for: chosen for a trained model on its style's valid tunes
+    # (benchmarks/generation.py --held-out valid), since too cold a sampler holds notes too long and too hot a one
+    # leaps; 0.9 for a model nobody measured.
+    temperature: float = 0.9
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -246,7 +246,7 @@ def _generate(upload: Path | None, out: Path, options: dict, progress) -> dict:
     pieces = generator.sample(
         2 if steps else int(options.get("n", 1)),
         bars=int(options.get("bars", 8)),
-        temperature=float(options.get("temperature", 0.9)),
+        temperature=options.get("temperature"),  # absent: the style's own
         seed=options.get("seed"),
         key=options.get("key", "style"),
     )

@@ -92,8 +92,9 @@ $("start").addEventListener("click", () => {
 $("generate").addEventListener("click", () => {
   const options = {
     style: $("style").value, bars: Number($("bars").value), n: Number($("gen-n").value),
-    temperature: Number($("temperature").value), key: $("key").value,
+    key: $("key").value,
   };
+  if ($("temperature").value !== "") options.temperature = Number($("temperature").value);
   if ($("seed").value !== "") options.seed = Number($("seed").value);
   if ($("mode").value === "interpolate") { options.interpolate = Number($("steps").value); delete options.n; }
   submit("generate", options, null);
