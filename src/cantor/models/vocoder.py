@@ -13,7 +13,8 @@
 * :class:`WaveFlow` — a flow trained by maximum likelihood (Ping et al., 2020). The squeeze height ``h`` is the
   preset's knob: ``h = 2`` is a WaveGlow-like bipartite coupling (two groups, almost parallel), large ``h`` a
   WaveNet-like autoregressive model (``h`` sequential steps per flow). ``h = 1`` leaves no rows to condition on —
-  each sample would depend on the mel alone — so the smallest height is 2.
+  each sample would depend on the mel alone — so the smallest height is 2. ``group`` puts several samples in each
+  cell of the squeezed matrix as channels, as WaveGlow squeezes: the network then runs once per cell, not per sample.
 
 Both map ``[batch, n_mels, frames]`` to ``[batch, (frames − 1) · hop_length]`` samples: a mel computed (centred)
 from ``T`` samples has ``T // hop_length + 1`` frames.
