@@ -105,7 +105,7 @@ def sample(
     from cantor.inference.generate import Generator
 
     generator = Generator(style)
-    temperature = generator.config.temperature if temperature is None else temperature
+    temperature = generator.temperature(temperature)  # recorded in generation.json
     pieces = generator.sample(n, bars=bars, temperature=temperature, seed=seed, key=key)
     settings = {"action": "sample", "n": n, "bars": bars, "temperature": temperature, "seed": seed, "key": key}
     _write(pieces, generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))
@@ -153,7 +153,7 @@ def continue_(
     from cantor.inference.generate import Generator
 
     generator = Generator(style)
-    temperature = generator.config.temperature if temperature is None else temperature
+    temperature = generator.temperature(temperature)  # recorded in generation.json
     piece = generator.continue_(primer, bars=bars, temperature=temperature, seed=seed)
     settings = {"action": "continue", "primer": str(primer), "bars": bars, "temperature": temperature, "seed": seed}
     _write([piece], generator, settings, _Output(out, tempo, program, soundfont, no_audio, vocoder, overwrite))

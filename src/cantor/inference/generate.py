@@ -97,7 +97,7 @@ class Generator:
         ``config.key_prior``; the model itself learnt from every transposition), ``"written"`` leaves it where the
         model wrote it, a tonic ("D", "Bb") moves it there (its mode stays as written). A piece whose notes would
         leave the model's range stays put."""
-        temperature = self._temperature(temperature)
+        temperature = self.temperature(temperature)
         self._check(n=n, bars=bars, temperature=temperature)
         target_tonic = self._target_tonic(key)
         generator = seeded_generator(seed)
@@ -144,7 +144,7 @@ class Generator:
     ) -> Piece:
         """The primer followed by ``bars`` new bars that grow out of its last ``window_bars // 2`` bars (sampled at
         ``temperature``, by default the model's own)."""
-        temperature = self._temperature(temperature)
+        temperature = self.temperature(temperature)
         self._check(n=1, bars=bars, temperature=temperature)
         known = torch.from_numpy(self._encode(self._as_piece(primer)))
         overlap = self.window_bars // 2 * self.converter.steps_per_bar
@@ -218,8 +218,9 @@ class Generator:
     def _piece(self, tokens: torch.Tensor | np.ndarray, title: str) -> Piece:
         return self.converter.from_tensors(np.asarray(tokens), title=title)
 
-    def _temperature(self, temperature: float | None) -> float:
-        return self.config.temperature if temperature is None else temperature
+    def temperature(self, asked: float | None = None) -> float:
+        """The temperature a request samples at: ``asked``, or the model's own (``config.temperature``) if None."""
+        return self.config.temperature if asked is None else asked
 
     def _check(self, *, n: int, bars: int, temperature: float) -> None:
         if n < 1:
