@@ -22,6 +22,7 @@ from cantor.models.presets import vocoder_preset
 from cantor.models.vocoder import VOCODER_KIND, GANVocoder, VocoderConfig, WaveFlow, build_vocoder, peak_frequencies
 from cantor.models.weights import load_weights, save_weights
 from cantor.nn.flows import squeeze, unsqueeze
+from cantor.nn.vocoder_discriminators import VocoderDiscriminator, high_pass
 from cantor.train import losses
 from cantor.train.runner import RunOptions
 from cantor.train.vocoder import train_vocoder
@@ -255,8 +256,10 @@ def test_training_runs_resumes_and_exports(tmp_path, preset):
     data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
     config, train = vocoder_preset(preset)
     short = dataclasses.replace(train, max_steps=20, adversarial_start_step=10, val_every_steps=10)
-    if config.gan.phase != "local":  # and the head's magnitudes held to the clips' STFT
-        short = dataclasses.replace(short, losses={**short.losses, "stft_magnitude": 1.0})
+    if config.gan.phase != "local":  # and the head's magnitudes held to the clips' STFT, discriminators above 300 Hz
+        short = dataclasses.replace(
+            short, losses={**short.losses, "stft_magnitude": 1.0}, discriminator_highpass_hz=300.0
+        )
     run = train_vocoder(
         data=[data], out=tmp_path / "run", model_config=config, train_config=short, options=RunOptions(progress=False)
     )
@@ -267,6 +270,26 @@ def test_training_runs_resumes_and_exports(tmp_path, preset):
     _, best = load_weights(run / "best", kind=VOCODER_KIND, build=lambda c: build_vocoder(VocoderConfig.from_dict(c)))
     assert best["metadata"]["metrics"]["valid/mel_l1"] > 0
     assert (run / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_high_passed_discriminators_cannot_hear_the_low_band():
+    rate, length = 44100, 8192
+    t = torch.arange(length) / rate
+    # whole numbers of cycles in the clip (54 and 2002 Hz), so each tone lies in one FFT bin
+    low, high = (torch.sin(2 * math.pi * (cycles * rate / length) * t) for cycles in (10, 372))
+    cutoff = 400 / rate  # removes below 200 Hz, keeps above 400 Hz
+    assert float(high_pass(low[None], cutoff).abs().max()) < 1e-4
+    assert torch.allclose(high_pass(high[None], cutoff), high[None], atol=1e-4)
+    torch.manual_seed(0)
+    deaf = VocoderDiscriminator(width=4, highpass=cutoff)
+    (logits, _), (moved, _) = deaf(high[None]), deaf((high + low)[None])
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(logits, moved, strict=True))
+    hearing = VocoderDiscriminator(width=4)
+    hearing.load_state_dict(deaf.state_dict())
+    (logits, _), (moved, _) = hearing(high[None]), hearing((high + low)[None])
+    assert not all(torch.allclose(a, b, atol=1e-4) for a, b in zip(logits, moved, strict=True))
+    with pytest.raises(ValueError, match="fraction of the sample rate"):
+        VocoderDiscriminator(highpass=0.5)
 
 
 def test_cli_vocodes_a_file_and_a_saved_mel(tmp_path):

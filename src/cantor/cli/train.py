@@ -143,6 +143,12 @@ def vocoder(
     adversarial_start: int = typer.Option(
         None, "--adversarial-start", help="GAN: step at which the discriminators join (reconstruction-only before)."
     ),
+    discriminator_highpass: float = typer.Option(
+        None,
+        "--discriminator-highpass",
+        min=0.0,
+        help="GAN: the discriminators judge only the audio above this frequency in Hz (default: the whole band).",
+    ),
     accelerator: str = _ACCELERATOR,
     devices: str = _DEVICES,
     strategy: str = _STRATEGY,
@@ -165,6 +171,7 @@ def vocoder(
         "val_every_steps": val_every,
         "seed": seed,
         "adversarial_start_step": adversarial_start,
+        "discriminator_highpass_hz": discriminator_highpass,
     }
     if finetune is None:
         model_config, train_config = _recipe(lambda: vocoder_preset(preset), overrides)

@@ -150,6 +150,7 @@ class VocoderTrainConfig:
     stft_resolutions: tuple[tuple[int, int], ...] = MRSTFT_RESOLUTIONS
     discriminator_width: int = 16
     discriminator_learning_rate: float = 2e-4
+    discriminator_highpass_hz: float = 0.0  # the discriminators judge only what lies above this (0: the whole band)
     temperature: float = 0.8
     val_every_steps: int = 500
     val_items: int = 16

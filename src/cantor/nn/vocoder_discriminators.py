@@ -74,8 +74,25 @@ class ResolutionDiscriminator(nn.Module):
         return self.out(x), features
 
 
+def high_pass(audio: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """Zero-phase high-pass in the frequency domain: bins below ``cutoff / 2`` removed, bins above ``cutoff`` kept,
+    a linear ramp between (a brick wall would ring). ``cutoff`` is a fraction of the sample rate (0.5 = Nyquist).
+
+    Shapes: ``[batch, time]`` → ``[batch, time]``.
+    """
+    length = audio.shape[-1]
+    frequencies = torch.fft.rfftfreq(length, device=audio.device)  # cycles per sample
+    gain = ((frequencies - cutoff / 2) / (cutoff / 2)).clamp(0.0, 1.0)
+    return torch.fft.irfft(torch.fft.rfft(audio) * gain, n=length)
+
+
 class VocoderDiscriminator(nn.Module):
-    """All sub-discriminators; ``forward(audio [batch, time])`` → (logits list, features list), one entry each."""
+    """All sub-discriminators; ``forward(audio [batch, time])`` → (logits list, features list), one entry each.
+
+    ``highpass`` (a fraction of the sample rate; 0 = off): the discriminators judge only what lies above it. Their
+    pressure on the lowest partials moved bass notes by octave-scale distances, which the reconstruction terms,
+    still covering the whole band, hold in place without them.
+    """
 
     def __init__(
         self,
@@ -83,14 +100,20 @@ class VocoderDiscriminator(nn.Module):
         periods: tuple[int, ...] = (2, 3, 5, 7, 11),
         resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512)),
         width: int = 16,
+        highpass: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= highpass < 0.5:
+            raise ValueError(f"highpass is a fraction of the sample rate in [0, 0.5), got {highpass}")
+        self.highpass = highpass
         self.discriminators = nn.ModuleList(
             [PeriodDiscriminator(p, width=width) for p in periods]
             + [ResolutionDiscriminator(n, h, width=width) for n, h in resolutions]
         )
 
     def forward(self, audio: torch.Tensor) -> Judgement:
+        if self.highpass > 0:
+            audio = high_pass(audio, self.highpass)
         logits, features = [], []
         for discriminator in self.discriminators:
             judged, activations = discriminator(audio)

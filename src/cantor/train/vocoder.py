@@ -43,7 +43,10 @@ class VocoderSystem(L.LightningModule):
         self.mel = LogMel(self.model_config.mel)
         self.stft = STFT(self.model_config.mel.stft)
         self.discriminator = (
-            VocoderDiscriminator(width=self.train_config.discriminator_width)
+            VocoderDiscriminator(
+                width=self.train_config.discriminator_width,
+                highpass=self.train_config.discriminator_highpass_hz / self.model_config.mel.sample_rate,
+            )
             if gan and self.train_config.adversarial
             else None
         )
