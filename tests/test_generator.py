@@ -328,3 +328,70 @@ def test_finetuning_adapts_a_generator_to_a_few_midi_files(memorised, tmp_path):
     ):
         result = cantor("train", "generator", *args, "--out", str(tmp_path / "bad"))
         assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# --- voices drawn in turn ---------------------------------------------------------------------------------------
+
+
+def _parallel_fifths(count: int, seed: int) -> torch.Tensor:
+    """Windows ``[count, steps, 4]`` whose soprano is a fresh random onset at every step (nothing to predict it
+    from) and whose alto is always a fifth below it; tenor and bass rest."""
+    from cantor.data.symbolic import ONSET, REST
+
+    steps = TINY.converter.bars * TINY.converter.steps_per_bar
+    soprano = ONSET + 40 + torch.randint(0, 6, (count, steps), generator=torch.Generator().manual_seed(seed))
+    tokens = torch.full((count, steps, 4), REST, dtype=torch.long)
+    tokens[..., 0], tokens[..., 1] = soprano, soprano - 7
+    return tokens
+
+
+@pytest.mark.parametrize("in_turn", [False, True])
+def test_voices_in_turn_learn_a_harmony_one_shared_state_cannot(in_turn):
+    torch.manual_seed(0)
+    model = LSTMVAE(dataclasses.replace(TINY, voices_in_turn=in_turn))
+    _fit(model, _parallel_fifths(64, seed=1), 150)
+    fresh = _parallel_fifths(16, seed=2)
+    with torch.no_grad():
+        predicted = model.decode_logits(model.encode(fresh)[0], fresh).argmax(-1)
+        alto_right = float((predicted[..., 1] == fresh[..., 1]).float().mean())
+        sampled = model.sample(
+            torch.randn(16, TINY.latent), temperature=1.0, generator=torch.Generator().manual_seed(3)
+        )
+    fifths = float((sampled[..., 0] - sampled[..., 1] == 7).float().mean())
+    if in_turn:  # the alto reads the soprano drawn at its step
+        assert alto_right > 0.95 and fifths > 0.9
+    else:  # one state per step can only guess which of six onsets the soprano will draw
+        assert alto_right < 0.5 and fifths < 0.5
+
+
+def test_a_generator_grows_voices_in_turn_from_where_it_stood(memorised, windows, tmp_path):
+    """`--start-from X --voices-in-turn`: the new term starts at zero, so the extended model begins exactly where
+    the base stood; then it trains on the corpus."""
+    from cantor.inference.generate import Generator
+    from cantor.train.generator import GeneratorSystem
+
+    from .test_cli import cantor
+
+    _, recipe = generator_preset("tiny-generator")
+    extended = GeneratorSystem(
+        dataclasses.replace(TINY, voices_in_turn=True).to_dict(),
+        dataclasses.asdict(dataclasses.replace(recipe, init=str(memorised))),
+    ).model.eval()
+    base = Generator(memorised).model
+    with torch.no_grad():
+        z = base.encode(windows)[0]
+        assert torch.allclose(extended.decode_logits(z, windows), base.decode_logits(z, windows), atol=1e-6)
+        assert torch.equal(extended.sample(z, temperature=0), base.sample(z, temperature=0))
+
+    run = tmp_path / "run"
+    result = cantor("train", "generator", "--style", "tiny-generator", "--start-from", str(memorised),
+                    "--voices-in-turn", "--out", str(run), "--max-steps", "20", "--threads", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    grown = Generator(run / "final")
+    assert grown.config.voices_in_turn and float(grown.model.from_earlier_voices.weight.detach().abs().max()) > 0
+    for args, message in (
+        (["--style", "chorale", "--start-from", str(memorised)], "writes other voices"),
+        (["--finetune", str(memorised), "--data", str(tmp_path), "--voices-in-turn"], "leave out --start-from"),
+    ):
+        result = cantor("train", "generator", *args, "--out", str(tmp_path / "bad"))
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr

@@ -346,6 +346,18 @@ def generator(
         None, "--finetune", help="Adapt this generator (chorale, folk, band or a folder) to the MIDI files in --data."
     ),
     data: Path = typer.Option(None, "--data", help="With --finetune: a folder of 5–20 MIDI files (the last held out)."),
+    start_from: str = typer.Option(
+        None,
+        "--start-from",
+        help="Go on training this generator (chorale, folk, band or a folder) of --style on the corpus: learning "
+        "rate 3e-4 and β in full from the first step.",
+    ),
+    voices_in_turn: bool = typer.Option(
+        False,
+        "--voices-in-turn",
+        help="Draw a step's voices one after another, each knowing those before it (with --start-from, a new term "
+        "that starts at zero).",
+    ),
     pieces: int = typer.Option(None, "--pieces", help="Use the first N pieces of each split."),
     kl_weight: float = typer.Option(None, "--kl-weight", help="Override the preset's β (the KL term's weight)."),
     free_nats: float = typer.Option(None, "--free-nats", help="Override the nats of KL that cost nothing."),
@@ -379,11 +391,18 @@ def generator(
     pieces = None
     if finetune is None:
         if data is not None:
-            raise UsageError("--data is for --finetune (training from scratch reads the bundled corpus)")
-        model_config, train_config = _recipe(lambda: generator_preset(style), overrides)
+            raise UsageError("--data is for --finetune (training on the corpus reads the bundled corpus)")
+        if start_from is None:
+            model_config, train_config = _recipe(lambda: generator_preset(style), overrides)
+        else:
+            model_config, train_config = _recipe(lambda: _extend_recipe(start_from, style), overrides)
+        if voices_in_turn:
+            model_config = dataclasses.replace(model_config, voices_in_turn=True)
     else:
         if data is None:
             raise UsageError("--finetune needs --data: a folder of MIDI files in the new style")
+        if start_from is not None or voices_in_turn:
+            raise UsageError("--finetune keeps the base generator: leave out --start-from and --voices-in-turn")
         model_config, train_config = _recipe(lambda: _finetune_recipe(finetune, GENERATOR_FINETUNE), overrides)
         pieces = user_pieces(data, model_config.converter)
     options = _run_options(
@@ -438,6 +457,17 @@ def _vocoder_finetune_recipe(base: str):
     phase = config.gan.phase if config.family == "gan" else "local"
     _, recipe = vocoder_preset(f"{config.family}-small" if phase == "local" else f"gan-small-{phase}")
     return config, dataclasses.replace(recipe, **VOCODER_FINETUNE, init=str(folder))
+
+
+def _extend_recipe(base: str, style: str):
+    """(the base generator's config, its style's corpus recipe at the extending rate, starting from the base)."""
+    from cantor.models.presets import GENERATOR_EXTEND, generator_preset
+
+    preset_config, preset_recipe = generator_preset(style)
+    config, recipe = _finetune_recipe(base, preset_recipe)  # the preset's recipe, starting from the base
+    if config.converter != preset_config.converter:
+        raise UsageError(f"--start-from {base} writes other voices than --style {style}")
+    return config, dataclasses.replace(recipe, **GENERATOR_EXTEND)
 
 
 def _finetune_recipe(base: str, recipe):

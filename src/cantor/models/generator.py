@@ -8,6 +8,9 @@ ignoring ``z`` (posterior collapse): the bar decoder's memory cannot outlast a b
 come through the latent.
 
 Voices are predicted jointly per step (one state, one softmax per voice), so the four chorale voices move together.
+With ``voices_in_turn`` each voice's softmax also sees the tokens already chosen for the voices before it at that
+step (soprano, then alto knowing the soprano, …): independent draws rest one voice alone and double notes where a
+choir would not, since a step's voices are correlated beyond what one shared state can say.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class GeneratorConfig:
     # (benchmarks/generation.py --held-out valid), since too cold a sampler holds notes too long and too hot a one
     # leaps; 0.9 for a model nobody measured.
     temperature: float = 0.9
+    # Draw a step's voices one after another, each knowing the ones before it (see the module's docstring); the
+    # term starts at zero, so a model trained without it can be extended (`cantor train generator --start-from`).
+    voices_in_turn: bool = False
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -80,6 +86,14 @@ class LSTMVAE(nn.Module):
             dropout=config.dropout if config.decoder_layers > 1 else 0.0,
         )
         self.to_tokens = nn.Linear(config.decoder_hidden, self.voices * self.vocabulary)
+        if config.voices_in_turn:
+            # voice v's logits from the embeddings of the voices u < v at the same step: a block-lower-triangular
+            # map (the mask), zero at first so that it adds nothing until trained
+            self.from_earlier_voices = nn.Linear(step_width, self.voices * self.vocabulary, bias=False)
+            nn.init.zeros_(self.from_earlier_voices.weight)
+            earlier = torch.ones(self.voices, self.voices).tril(-1)  # [v, u]: 1 where u < v
+            mask = earlier.repeat_interleave(self.vocabulary, 0).repeat_interleave(config.embedding, 1)
+            self.register_buffer("earlier_voices_mask", mask, persistent=False)
 
     # --- encoder --------------------------------------------------------------------------------------------
 
@@ -135,8 +149,14 @@ class LSTMVAE(nn.Module):
         bars = self.bar_embeddings(z)[:, :n_bars].reshape(batch * n_bars, -1)
         inputs = torch.cat([embedded, bars[:, None].expand(-1, self.steps_per_bar, -1)], dim=-1)
         outputs, _ = self.decoder(inputs, self._bar_state(bars))
-        logits = self.to_tokens(outputs)  # (B·bars, steps, V·vocabulary)
+        logits = self.to_tokens(outputs).view(batch, steps, self.voices * self.vocabulary)
+        if self.config.voices_in_turn:  # each voice sees the true tokens of the voices before it at its step
+            logits = logits + F.linear(self._embed(tokens), self._earlier_voices_weight())
         return logits.view(batch, steps, self.voices, self.vocabulary)
+
+    def _earlier_voices_weight(self) -> torch.Tensor:
+        """``[V · vocabulary, V · embedding]``, zero wherever a voice would see itself or a later voice."""
+        return self.from_earlier_voices.weight * self.earlier_voices_mask
 
     def forward(self, tokens: torch.Tensor, *, previous_dropout: float = 0.0) -> dict[str, torch.Tensor]:
         """Training pass: ``{"logits", "mean", "log_variance"}`` with ``z`` drawn from the posterior."""
@@ -201,14 +221,36 @@ class LSTMVAE(nn.Module):
                 inputs = torch.cat([self.embed(previous).flatten(1), bars[:, bar]], -1)
                 output, state = self._decoder_step(inputs, state, fused)
                 logits = self.to_tokens(output).view(batch, self.voices, self.vocabulary)
-                if temperature <= 0:
-                    chosen = logits.argmax(-1)
+                if self.config.voices_in_turn:
+                    chosen = self._draw_in_turn(logits, temperature, generator)
                 else:
-                    probabilities = F.softmax(logits / temperature, dim=-1).view(-1, self.vocabulary)
-                    chosen = torch.multinomial(probabilities, 1, generator=generator).view(batch, self.voices)
+                    chosen = _draw(logits, temperature, generator)
                 out[:, (bar - first_bar) * self.steps_per_bar + step] = chosen
                 previous = chosen
         return out
+
+    def _draw_in_turn(
+        self, logits: torch.Tensor, temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """One step's tokens ``[B, V]`` from the shared state's logits ``[B, V, vocabulary]``, voice by voice, each
+        voice's logits raised by the tokens drawn for the voices before it (the mask hides the rest)."""
+        batch, embedding = logits.shape[0], self.config.embedding
+        weight = self._earlier_voices_weight().view(self.voices, self.vocabulary, -1)
+        drawn = logits.new_zeros(batch, self.voices * embedding)  # embeddings of the voices drawn so far
+        chosen = torch.empty(batch, self.voices, dtype=torch.long, device=logits.device)
+        for voice in range(self.voices):
+            voice_logits = logits[:, voice] + F.linear(drawn, weight[voice])
+            chosen[:, voice] = _draw(voice_logits[:, None], temperature, generator)[:, 0]
+            drawn[:, voice * embedding : (voice + 1) * embedding] = self.embed(chosen[:, voice])
+        return chosen
+
+
+def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Tokens ``[B, V]`` from logits ``[B, V, vocabulary]``: sampled at ``temperature``, or the most likely at 0."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probabilities = F.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probabilities.flatten(0, 1), 1, generator=generator).view(logits.shape[:2])
 
 
 def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:

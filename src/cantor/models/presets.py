@@ -463,6 +463,11 @@ GENERATOR_PRESETS: dict[str, tuple[GeneratorConfig, GeneratorTrainConfig]] = {
 }
 
 
+# Going on training a generator on its own corpus (`--start-from`, e.g. to grow a term it lacks): the base's latent
+# is already shaped, so β in full from the first step (a ramp from 0 would let the KL balloon) and a gentler rate.
+GENERATOR_EXTEND = {"learning_rate": 3e-4, "warmup_steps": 50, "kl_warmup_fraction": 0.0}
+
+
 # Fine-tuning a shipped generator on 5–20 of the user's pieces: a few hundred small steps, full β from the start
 # (the base's latent is already shaped), and a pull towards the base weights so it keeps writing coherent music;
 # the held-out piece chooses the checkpoint.

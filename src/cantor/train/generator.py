@@ -79,18 +79,30 @@ class GeneratorSystem(L.LightningModule):
         from cantor.inference.generate import Generator
 
         generator = Generator(base)
-        if dataclasses.replace(generator.config, key_prior=()) != dataclasses.replace(self.model_config, key_prior=()):
-            # (the key prior is counted from the data, the new pieces' here: only the network must match)
+
+        # The key prior is counted from the data (the new pieces' here), and a base drawn without voices_in_turn can
+        # be extended by it (its term starts at zero): only the rest of the network must match.
+        def network(config: GeneratorConfig) -> GeneratorConfig:
+            return dataclasses.replace(config, key_prior=(), voices_in_turn=False)
+
+        extending = self.model_config.voices_in_turn and not generator.config.voices_in_turn
+        if network(generator.config) != network(self.model_config) or (
+            generator.config.voices_in_turn and not self.model_config.voices_in_turn
+        ):
             raise ValueError(f"{generator.folder}: its config differs from the model being trained")
-        self.model.load_state_dict(generator.model.state_dict())
+        missing, _ = self.model.load_state_dict(generator.model.state_dict(), strict=not extending)
+        if set(missing) - {"from_earlier_voices.weight"}:
+            raise ValueError(f"{generator.folder}: its weights lack {sorted(missing)}")
         for name, parameter in generator.model.named_parameters():
             self.register_buffer(_anchor_name(name), parameter.detach().clone(), persistent=False)
 
     def _anchor_penalty(self) -> torch.Tensor:
-        """Squared distance of the weights from the base model's (fine-tuning only: the anchors exist with a base)."""
+        """Squared distance of the weights from the base model's (fine-tuning only: the anchors exist with a base;
+        a term the base lacks has none)."""
         terms = [
             (parameter - getattr(self, _anchor_name(name))).pow(2).sum()
             for name, parameter in self.model.named_parameters()
+            if hasattr(self, _anchor_name(name))
         ]
         return torch.stack(terms).sum()
 
