@@ -292,6 +292,18 @@ def test_high_passed_discriminators_cannot_hear_the_low_band():
         VocoderDiscriminator(highpass=0.5)
 
 
+def test_a_discriminator_highpass_above_nyquist_is_refused(tmp_path):
+    data = write_toy_folder(tmp_path / "toy", songs={"train": 1, "valid": 1}, seconds=1.0)
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "cantor.cli.main", "train", "vocoder", "--data", str(data), "--out", str(run),
+         "--preset", "tiny-gan", "--discriminator-highpass", "30000", "--max-steps", "1"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode != 0 and "below the Nyquist frequency" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not run.exists()
+
+
 def test_cli_vocodes_a_file_and_a_saved_mel(tmp_path):
     folder, _ = _model_folder(tmp_path, "tiny-gan")
     audio = _toy_tone(0.7, batch=2)

@@ -179,6 +179,9 @@ def vocoder(
         if preset != "gan-small":
             raise UsageError("--finetune keeps the base vocoder's architecture; leave out --preset")
         model_config, train_config = _recipe(lambda: _vocoder_finetune_recipe(finetune), overrides)
+    nyquist = model_config.mel.sample_rate / 2
+    if train_config.discriminator_highpass_hz >= nyquist:
+        raise UsageError(f"--discriminator-highpass must lie below the Nyquist frequency, {nyquist:g} Hz")
     options = _run_options(
         threads=threads,
         devices=devices,
