@@ -6,8 +6,9 @@
 The card records the training command, steps, compute, parameters and validation metrics, and the headline rows
 of the generation benchmark (held-out tunes; Markov and random baselines beside it). After a benchmark rerun,
 ``--style chorale --benchmark TABLE`` without ``--run`` refreshes only those rows of the shipped card.
-``--temperature T`` sets the model's default sampling temperature (chosen on the valid tunes with
-``benchmarks/generation.py --held-out valid``), with or without ``--run``.
+``--temperature T`` sets the model's default sampling temperature and ``--onset-temperature-factor F`` the factor
+on it for which onset is drawn (both chosen on the valid tunes with ``benchmarks/generation.py --held-out valid``),
+with or without ``--run``.
 """
 
 from __future__ import annotations
@@ -78,10 +79,11 @@ def configuration_line(config: dict) -> str:
     return f"- configuration: `{json.dumps({k: v for k, v in config.items() if k != 'key_prior'})}`"
 
 
-def set_temperature(folder: Path, temperature: float) -> dict:
-    """Write ``temperature`` into a shipped generator's config.json (and its card's configuration line, if any)."""
+def set_sampling(folder: Path, sampling: dict[str, float]) -> dict:
+    """Write ``sampling`` ({"temperature": T, "onset_temperature_factor": F}, either or both) into a shipped
+    generator's config.json (and its card's configuration line, if any)."""
     payload = read_config(folder, kind=GENERATOR_KIND)
-    payload["config"]["temperature"] = temperature
+    payload["config"].update(sampling)
     (folder / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")
     card = folder / "MODEL_CARD.md"
     if card.is_file():
@@ -102,22 +104,37 @@ def main() -> None:
     parser.add_argument("--machine", help="where it ran, when not on this machine")
     parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     parser.add_argument("--temperature", type=float, help="the default sampling temperature (chosen on valid tunes)")
+    parser.add_argument(
+        "--onset-temperature-factor",
+        type=float,
+        help="which onset is drawn at temperature × this (chosen on valid tunes)",
+    )
     args = parser.parse_args()
     if args.temperature is not None and args.temperature < 0:
         parser.error(f"--temperature must be at least 0, got {args.temperature}")
+    if args.onset_temperature_factor is not None and not args.onset_temperature_factor > 0:
+        parser.error(f"--onset-temperature-factor must be above 0, got {args.onset_temperature_factor}")
+    sampling = {
+        key: value
+        for key, value in (
+            ("temperature", args.temperature),
+            ("onset_temperature_factor", args.onset_temperature_factor),
+        )
+        if value is not None
+    }
 
     name = f"{args.style}{SHIPPED_SUFFIX}"
     if args.run is None:
-        if not (args.benchmark or args.temperature is not None):
+        if not (args.benchmark or sampling):
             parser.error("give --run to ship a model, or --benchmark / --temperature to update a shipped one")
-        if args.temperature is not None:
-            set_temperature(PACKAGE_WEIGHTS / name, args.temperature)
+        if sampling:
+            set_sampling(PACKAGE_WEIGHTS / name, sampling)
         if args.benchmark:
             replace_section(PACKAGE_WEIGHTS / name / "MODEL_CARD.md", measured_section(args.benchmark))
         return
     target, payload, run, size_mb = copy_weights(args.run, name, kind=GENERATOR_KIND)
-    if args.temperature is not None:
-        payload = set_temperature(target, args.temperature)
+    if sampling:
+        payload = set_sampling(target, sampling)
     meta, config = payload["metadata"], payload["config"]
     grid = config["converter"]
     voices = ", ".join(grid["voices"])

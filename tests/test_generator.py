@@ -64,6 +64,58 @@ def test_sampling_is_deterministic_under_a_seed():
     assert int(first.max()) < TINY.converter.vocabulary
 
 
+def test_a_silent_voice_never_draws_a_hold():
+    """A hold continues a sounding note; after a rest (or at a window's start) the decoder must not draw one, however
+    much the logits favour it, and ``sounding`` says which voices hold a note into the first bar drawn."""
+    from cantor.data.symbolic import HOLD, ONSET, REST
+
+    model = LSTMVAE(TINY).eval()
+    with torch.no_grad():  # holds and rests likelier than every onset together: unmasked, holds follow rests
+        bias = model.to_tokens.bias.view(len(TINY.converter.voices), -1)
+        bias[:, HOLD] += 4.0
+        bias[:, REST] += 4.0
+    z = torch.randn(16, TINY.latent, generator=torch.Generator().manual_seed(0))
+    tokens = model.sample(z, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    previous = torch.cat([torch.full_like(tokens[:, :1], REST), tokens[:, :-1]], dim=1)
+    sounding = torch.zeros_like(tokens[:, 0], dtype=torch.bool)
+    for step in range(tokens.shape[1]):
+        assert not (tokens[:, step] == HOLD)[~sounding].any(), f"a hold for a silent voice at step {step}"
+        sounding = (tokens[:, step] >= ONSET) | (sounding & (tokens[:, step] == HOLD))
+    assert (tokens == HOLD).any() and ((previous == REST) & (tokens == REST)).any()  # both still drawn where allowed
+
+    with torch.no_grad():
+        bias[:, HOLD] += 2.0  # now the likeliest token wherever it is allowed
+    held_in = model.sample(z, temperature=0, first_bar=1, sounding=torch.ones(16, 4, dtype=torch.bool))
+    silent = model.sample(z, temperature=0, first_bar=1, sounding=torch.zeros(16, 4, dtype=torch.bool))
+    assert (held_in[:, 0] == HOLD).all() and not (silent[:, 0] == HOLD).any()
+
+
+def test_onsets_can_be_drawn_colder_than_the_rhythm():
+    """Rest, hold and the onsets' total share keep the temperature's softmax; the share is spread among the onsets
+    at their own temperature, so a colder one favours the likeliest pitch."""
+    from cantor.data.symbolic import ONSET
+    from cantor.models.generator import GeneratorConfig, token_probabilities
+
+    logits = torch.randn(3, 4, 20, generator=torch.Generator().manual_seed(0))
+    plain = torch.softmax(logits, dim=-1)
+    split = token_probabilities(logits, temperature=1.0, onset_temperature=0.5)
+    assert torch.allclose(split.sum(-1), torch.ones(3, 4))
+    assert torch.allclose(split[..., :ONSET], plain[..., :ONSET])
+    assert torch.allclose(split[..., ONSET:].sum(-1), plain[..., ONSET:].sum(-1))
+    within = split[..., ONSET:] / split[..., ONSET:].sum(-1, keepdim=True)
+    assert torch.allclose(within, torch.softmax(logits[..., ONSET:] / 0.5, dim=-1), atol=1e-6)
+    top = logits[..., ONSET:].argmax(-1, keepdim=True) + ONSET
+    assert (split.gather(-1, top) > plain.gather(-1, top)).all()
+    assert torch.equal(
+        token_probabilities(logits, temperature=0.7, onset_temperature=0.7), torch.softmax(logits / 0.7, -1)
+    )
+    with pytest.raises(ValueError, match="onset_temperature_factor"):
+        dataclasses.replace(TINY, onset_temperature_factor=0.0)
+    assert (
+        GeneratorConfig.from_dict({**TINY.to_dict(), "onset_temperature_factor": 0.8}).onset_temperature_factor == 0.8
+    )
+
+
 # --- training system, facade and CLI ------------------------------------------------------------------------
 
 

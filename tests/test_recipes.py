@@ -61,7 +61,7 @@ def test_average_weights_refuses_unlike_models(tmp_path):
     assert missing.returncode != 0 and "not a model folder" in missing.stderr
 
 
-def test_ship_generator_sets_a_shipped_models_temperature(tmp_path, monkeypatch):
+def test_ship_generator_sets_a_shipped_models_sampling(tmp_path, monkeypatch):
     import json
 
     from cantor.inference.generate import Generator
@@ -74,7 +74,11 @@ def test_ship_generator_sets_a_shipped_models_temperature(tmp_path, monkeypatch)
     config, _ = generator_preset("tiny-generator")
     folder = save_weights(tmp_path / "gen", LSTMVAE(config), kind=GENERATOR_KIND, config=config.to_dict())
     (folder / "MODEL_CARD.md").write_text('# card\n\n- configuration: `{"latent": 8}`\n- shipped: today\n')
-    ship_generator.set_temperature(folder, 1.1)
-    assert Generator(folder).config.temperature == 1.1
+    ship_generator.set_sampling(folder, {"temperature": 1.1})
+    ship_generator.set_sampling(folder, {"onset_temperature_factor": 0.8})  # the temperature stays
+    assert Generator(folder).config.temperature == 1.1 and Generator(folder).config.onset_temperature_factor == 0.8
     card = (folder / "MODEL_CARD.md").read_text().splitlines()
-    assert json.loads(card[2].split("`")[1])["temperature"] == 1.1 and card[3] == "- shipped: today"
+    written = json.loads(card[2].split("`")[1])
+    assert (
+        written["temperature"] == 1.1 and written["onset_temperature_factor"] == 0.8 and card[3] == "- shipped: today"
+    )

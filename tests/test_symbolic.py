@@ -7,7 +7,16 @@ import pretty_midi
 import pytest
 
 from cantor.data.corpus import Note, Piece, load_corpus
-from cantor.data.symbolic import HOLD, ONSET, REST, NotRepresentable, VoiceGridConverter, piece_from_midi, piece_to_midi
+from cantor.data.symbolic import (
+    HOLD,
+    ONSET,
+    REST,
+    NotRepresentable,
+    VoiceGridConverter,
+    piece_from_midi,
+    piece_to_midi,
+    voices_sounding,
+)
 from cantor.errors import CantorError
 
 CONVERTER = VoiceGridConverter()
@@ -66,6 +75,15 @@ def test_windows_start_on_bar_lines_and_restate_held_notes(chorales):
             else:
                 assert window[0, voice] == expected[0, voice]
     assert held > 0
+
+
+def test_voices_sounding_reads_which_notes_are_still_held():
+    n = ONSET + 5
+    # voices: held to the end, ended by a rest, a hold after a rest (silent), onset on the last step, all holds
+    tokens = np.array([[n, n, HOLD, REST, HOLD], [HOLD, REST, REST, REST, HOLD], [HOLD, HOLD, HOLD, n, HOLD]])
+    assert voices_sounding(tokens).tolist() == [True, False, False, True, False]
+    batch = np.stack([tokens, np.full_like(tokens, REST)])
+    assert voices_sounding(batch).tolist() == [[True, False, False, True, False], [False] * 5]
 
 
 def test_refusals_say_why():

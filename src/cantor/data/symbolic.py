@@ -204,6 +204,16 @@ def restate_held_notes(window: np.ndarray, before: np.ndarray) -> np.ndarray:
     return window
 
 
+def voices_sounding(tokens: np.ndarray) -> np.ndarray:
+    """``tokens [..., steps, voices]`` → ``[..., voices]``: whether each voice's note still sounds after the last
+    step (its last token other than a hold is an onset)."""
+    tokens = np.asarray(tokens)
+    not_hold = tokens != HOLD
+    last = tokens.shape[-2] - 1 - np.argmax(np.flip(not_hold, axis=-2), axis=-2)  # last step that is not a hold
+    last_token = np.take_along_axis(tokens, np.expand_dims(last, -2), axis=-2).squeeze(-2)
+    return not_hold.any(axis=-2) & (last_token >= ONSET)
+
+
 class WindowDataset:
     """Training windows with random transposition: item ``i`` is a window drawn at random (seeded by epoch and
     index, so a resumed run sees new draws) moved by up to ±``transpose`` semitones where the range allows.

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from cantor.data.corpus import Piece
-from cantor.data.symbolic import NotRepresentable, restate_held_notes
+from cantor.data.symbolic import NotRepresentable, restate_held_notes, voices_sounding
 from cantor.data.theory import tonic_of
 from cantor.errors import UsageError
 from cantor.models.generator import GENERATOR_KIND, LSTMVAE, GeneratorConfig
@@ -102,7 +102,12 @@ class Generator:
         target_tonic = self._target_tonic(key)
         generator = seeded_generator(seed)
         z = torch.randn(n, self.config.latent, generator=generator)
-        tokens = self.model.sample(z, temperature=temperature, generator=generator)
+        tokens = self.model.sample(
+            z,
+            temperature=temperature,
+            onset_temperature_factor=self.config.onset_temperature_factor,
+            generator=generator,
+        )
         tokens = self._extend(tokens, bars * self.converter.steps_per_bar, temperature, generator).numpy()
         if key != WRITTEN_KEYS:
             tokens = [
@@ -188,7 +193,15 @@ class Generator:
             log_weight = log_likelihood.view(len(z), -1).sum(-1) + log_prior - log_proposal
             chosen = torch.multinomial(F.softmax(log_weight.view(batch, CANDIDATES), dim=-1), 1, generator=generator)
             z = z.view(batch, CANDIDATES, -1)[torch.arange(batch), chosen[:, 0]]
-            new = self.model.sample(z, temperature=temperature, generator=generator, first_bar=known_bars)
+            sounding = torch.from_numpy(voices_sounding(context.numpy()))
+            new = self.model.sample(
+                z,
+                temperature=temperature,
+                onset_temperature_factor=self.config.onset_temperature_factor,
+                generator=generator,
+                first_bar=known_bars,
+                sounding=sounding,
+            )
             tokens = torch.cat([tokens, new], dim=1)
         return tokens[:, :target_steps]
 

@@ -16,13 +16,15 @@ choir would not, since a step's voices are correlated beyond what one shared sta
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cantor.data.symbolic import REST, VoiceGridConverter
+from cantor.data.symbolic import HOLD, ONSET, REST, VoiceGridConverter
 
 GENERATOR_KIND = "generator"
 
@@ -46,9 +48,17 @@ class GeneratorConfig:
     # (benchmarks/generation.py --held-out valid), since too cold a sampler holds notes too long and too hot a one
     # leaps; 0.9 for a model nobody measured.
     temperature: float = 0.9
+    # Which note starts (the pitch, chord or drum hits of an onset token) is drawn at temperature × this factor, once
+    # rest / hold / onset is drawn at the temperature: the chorales' note lengths want T ≈ 1 and their intervals a
+    # colder draw (benchmarks/results/generation-sampling-valid.md). 1: one temperature for every token.
+    onset_temperature_factor: float = 1.0
     # Draw a step's voices one after another, each knowing the ones before it (see the module's docstring); the
     # term starts at zero, so a model trained without it can be extended (`cantor train generator --start-from`).
     voices_in_turn: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.onset_temperature_factor > 0:
+            raise ValueError(f"onset_temperature_factor must be above 0, got {self.onset_temperature_factor}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -203,16 +213,31 @@ class LSTMVAE(nn.Module):
         z: torch.Tensor,
         *,
         temperature: float = 1.0,
+        onset_temperature_factor: float = 1.0,
         generator: torch.Generator | None = None,
         first_bar: int = 0,
+        sounding: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``z [B, latent]`` → tokens ``[B, T, V]`` of bars ``first_bar`` … ``bars − 1`` (bars are decoded apart,
-        so later bars need not decode the earlier ones); temperature 0 takes the most likely token at every step."""
+        so later bars need not decode the earlier ones); temperature 0 takes the most likely token at every step.
+        Which onset is drawn (given one) uses ``temperature · onset_temperature_factor``.
+
+        A voice that is silent cannot draw ``HOLD`` (the corpus never has one; read back it would be a rest the
+        model did not choose): ``sounding [B, V]`` says which voices hold a note into ``first_bar`` (default:
+        none, as at the start of a window)."""
         batch = z.shape[0]
+        draw = functools.partial(
+            _draw,
+            temperature=temperature,
+            onset_temperature=temperature * onset_temperature_factor,
+            generator=generator,
+        )
         bars = self.bar_embeddings(z)
         steps = (self.bars - first_bar) * self.steps_per_bar
         out = torch.empty(batch, steps, self.voices, dtype=torch.long, device=z.device)
         fused = self._fused_decoder_weights()
+        if sounding is None:
+            sounding = torch.zeros(batch, self.voices, dtype=torch.bool, device=z.device)
         for bar in range(first_bar, self.bars):
             hidden, cell = self._bar_state(bars[:, bar])
             state = (list(hidden), list(cell))
@@ -221,17 +246,14 @@ class LSTMVAE(nn.Module):
                 inputs = torch.cat([self.embed(previous).flatten(1), bars[:, bar]], -1)
                 output, state = self._decoder_step(inputs, state, fused)
                 logits = self.to_tokens(output).view(batch, self.voices, self.vocabulary)
-                if self.config.voices_in_turn:
-                    chosen = self._draw_in_turn(logits, temperature, generator)
-                else:
-                    chosen = _draw(logits, temperature, generator)
+                logits[..., HOLD] = logits[..., HOLD].masked_fill(~sounding, float("-inf"))
+                chosen = self._draw_in_turn(logits, draw) if self.config.voices_in_turn else draw(logits)
                 out[:, (bar - first_bar) * self.steps_per_bar + step] = chosen
+                sounding = (chosen >= ONSET) | (sounding & (chosen == HOLD))
                 previous = chosen
         return out
 
-    def _draw_in_turn(
-        self, logits: torch.Tensor, temperature: float, generator: torch.Generator | None
-    ) -> torch.Tensor:
+    def _draw_in_turn(self, logits: torch.Tensor, draw: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """One step's tokens ``[B, V]`` from the shared state's logits ``[B, V, vocabulary]``, voice by voice, each
         voice's logits raised by the tokens drawn for the voices before it (the mask hides the rest)."""
         batch, embedding = logits.shape[0], self.config.embedding
@@ -240,17 +262,31 @@ class LSTMVAE(nn.Module):
         chosen = torch.empty(batch, self.voices, dtype=torch.long, device=logits.device)
         for voice in range(self.voices):
             voice_logits = logits[:, voice] + F.linear(drawn, weight[voice])
-            chosen[:, voice] = _draw(voice_logits[:, None], temperature, generator)[:, 0]
+            chosen[:, voice] = draw(voice_logits[:, None])[:, 0]
             drawn[:, voice * embedding : (voice + 1) * embedding] = self.embed(chosen[:, voice])
         return chosen
 
 
-def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-    """Tokens ``[B, V]`` from logits ``[B, V, vocabulary]``: sampled at ``temperature``, or the most likely at 0."""
+def _draw(
+    logits: torch.Tensor, *, temperature: float, onset_temperature: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Tokens ``[B, V]`` from logits ``[B, V, vocabulary]`` (see :func:`token_probabilities`); the most likely
+    token at temperature 0."""
     if temperature <= 0:
         return logits.argmax(-1)
-    probabilities = F.softmax(logits / temperature, dim=-1)
+    probabilities = token_probabilities(logits, temperature=temperature, onset_temperature=onset_temperature)
     return torch.multinomial(probabilities.flatten(0, 1), 1, generator=generator).view(logits.shape[:2])
+
+
+def token_probabilities(logits: torch.Tensor, *, temperature: float, onset_temperature: float) -> torch.Tensor:
+    """Softmax of ``logits [..., vocabulary]`` at ``temperature`` for rest, hold or onset; the onsets' share is then
+    spread among them by a softmax at ``onset_temperature`` (which pitch, chord or drum hits starts)."""
+    probabilities = F.softmax(logits / temperature, dim=-1)
+    if onset_temperature == temperature:
+        return probabilities
+    share = probabilities[..., ONSET:].sum(-1, keepdim=True)
+    onsets = F.softmax(logits[..., ONSET:] / onset_temperature, dim=-1)
+    return torch.cat([probabilities[..., :ONSET], share * onsets], dim=-1)
 
 
 def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
