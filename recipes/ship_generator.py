@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import statistics
 from pathlib import Path
 
 from _shipping import PACKAGE_WEIGHTS, compute_line, copy_weights, key_prior_line, metric_rows, replace_section
@@ -62,7 +63,15 @@ def benchmark_rows(table: Path) -> list[str]:
         entropy = entry["statistics"]["pitch_class_entropy"][0]
         scale = entry["statistics"]["scale_consistency"][0]
         rows.append(f"| {name} | {overlap} | {entropy:.2f} | {scale:.2f} | {entry['copied_spans']:.2%} |")
+    spread = results.get("overlap_over_seeds", {})  # tables written before 2026-11-29 have one sample set
+    if spread:
+        means = "; ".join(f"{name} {statistics.mean(v):.3f} ± {_sd(v):.3f}" for name, v in spread.items())
+        rows += ["", f"Mean overlap over {len(next(iter(spread.values())))} sample sets (seeds): {means}."]
     return rows
+
+
+def _sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def measured_section(table: Path) -> list[str]:
