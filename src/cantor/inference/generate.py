@@ -102,12 +102,7 @@ class Generator:
         target_tonic = self._target_tonic(key)
         generator = seeded_generator(seed)
         z = torch.randn(n, self.config.latent, generator=generator)
-        tokens = self.model.sample(
-            z,
-            temperature=temperature,
-            onset_temperature_factor=self.config.onset_temperature_factor,
-            generator=generator,
-        )
+        tokens = self.model.sample(z, temperature=temperature, generator=generator)
         tokens = self._extend(tokens, bars * self.converter.steps_per_bar, temperature, generator).numpy()
         if key != WRITTEN_KEYS:
             tokens = [
@@ -195,12 +190,7 @@ class Generator:
             z = z.view(batch, CANDIDATES, -1)[torch.arange(batch), chosen[:, 0]]
             sounding = torch.from_numpy(voices_sounding(context.numpy()))
             new = self.model.sample(
-                z,
-                temperature=temperature,
-                onset_temperature_factor=self.config.onset_temperature_factor,
-                generator=generator,
-                first_bar=known_bars,
-                sounding=sounding,
+                z, temperature=temperature, generator=generator, first_bar=known_bars, sounding=sounding
             )
             tokens = torch.cat([tokens, new], dim=1)
         return tokens[:, :target_steps]

@@ -213,14 +213,13 @@ class LSTMVAE(nn.Module):
         z: torch.Tensor,
         *,
         temperature: float = 1.0,
-        onset_temperature_factor: float = 1.0,
         generator: torch.Generator | None = None,
         first_bar: int = 0,
         sounding: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``z [B, latent]`` → tokens ``[B, T, V]`` of bars ``first_bar`` … ``bars − 1`` (bars are decoded apart,
         so later bars need not decode the earlier ones); temperature 0 takes the most likely token at every step.
-        Which onset is drawn (given one) uses ``temperature · onset_temperature_factor``.
+        Which onset is drawn (given one) uses ``temperature · config.onset_temperature_factor``.
 
         A voice that is silent cannot draw ``HOLD`` (the corpus never has one; read back it would be a rest the
         model did not choose): ``sounding [B, V]`` says which voices hold a note into ``first_bar`` (default:
@@ -229,7 +228,7 @@ class LSTMVAE(nn.Module):
         draw = functools.partial(
             _draw,
             temperature=temperature,
-            onset_temperature=temperature * onset_temperature_factor,
+            onset_temperature=temperature * self.config.onset_temperature_factor,
             generator=generator,
         )
         bars = self.bar_embeddings(z)
