@@ -33,6 +33,7 @@ import torch
 from cantor.data.dataset import MultitrackDataset
 from cantor.data.stems import read_song_labels
 from cantor.features.stft import ISTFT, STFT, STFTConfig
+from cantor.inference.precision import PRECISIONS
 from cantor.inference.separate import Separator
 from cantor.metrics.sdr import si_sdr_improvement, si_sdr_tracks
 
@@ -209,6 +210,12 @@ def main() -> None:
         default=[],
         help="also the first model (and Open-Unmix, whose usual inference has it) with N Wiener iterations",
     )
+    parser.add_argument(
+        "--precision",
+        action="append",
+        choices=PRECISIONS,
+        help="precision of the Cantor models (default auto); repeat to add rows for the first model at the others",
+    )
     parser.add_argument("--peer", action="append", default=[], help="LABEL=FOLDER written by benchmarks/peers.py")
     parser.add_argument("--test", type=Path, required=True, help="data folder whose test split is in-domain")
     parser.add_argument("--unseen", type=Path, help="data folder rendered with a soundfont not used in training")
@@ -222,8 +229,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = args.model or ["band"]
-    separators = [Separator(model) for model in models]
-    separators += [Separator(models[0], wiener_iterations=n) for n in args.wiener]
+    precisions = args.precision or ["auto"]
+    separators = [Separator(model, precision=precisions[0]) for model in models]
+    separators += [Separator(models[0], precision=p) for p in precisions[1:]]
+    separators += [Separator(models[0], wiener_iterations=n, precision=precisions[0]) for n in args.wiener]
     sources = separators[0].sources
     systems: dict[str, Separate] = {}
     details = []
@@ -231,12 +240,14 @@ def main() -> None:
         if separator.sources != sources:
             raise SystemExit(f"{separator.name} separates {separator.sources}, not {sources}")
         label = f"Cantor `{separator.name}`"
+        if len(precisions) > 1:
+            label += f" ({separator.precision})"
         if separator.wiener_iterations:
             label += f" + Wiener ({separator.wiener_iterations})"
         systems[label] = lambda mix, s=separator: torch.stack(list(s.separate(mix, 44100).values()))
         details.append(
             f"- {label}: `{separator.folder}`, step {separator.metadata.get('step', '?')}, "
-            f"{separator.metadata.get('parameters', 0) / 1e6:.1f} M parameters"
+            f"{separator.metadata.get('parameters', 0) / 1e6:.1f} M parameters, {separator.precision}"
         )
     for spec in args.peer:
         label, folder = spec.split("=", 1)

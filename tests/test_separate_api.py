@@ -12,6 +12,7 @@ import soundfile
 import torch
 
 from cantor.errors import AudioError, UsageError
+from cantor.inference.precision import native_bf16, resolve_precision
 from cantor.inference.separate import Separator
 from cantor.models.presets import separator_preset
 from cantor.models.separator import SEPARATOR_KIND, TCNVAESeparator
@@ -164,3 +165,23 @@ def test_a_runs_best_or_final_export_is_named_after_its_run(tiny_model, tmp_path
     assert Separator(export).name == "band-long-best"
     assert Separator(tiny_model).name == "tiny"
     assert Separator("band").name == "band"
+
+
+def test_precision_is_checked_and_auto_keeps_gpus_in_float32(tiny_model):
+    with pytest.raises(UsageError, match="precision must be one of"):
+        Separator(tiny_model, precision="fp16")
+    assert resolve_precision("auto", torch.device("cuda")) == "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native_bf16(torch.device("cpu")) else "fp32")
+    usage = _cantor("separate", "x.wav", "--model", str(tiny_model), "--precision", "half")
+    assert usage.returncode == 2 and "precision must be one of" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_bfloat16_separation_stays_close_to_float32_and_adds_up(tiny_model):
+    stereo = torch.from_numpy(_noise(2, 8000 * 3 + 7, seed=4))
+    exact = Separator(tiny_model, segment_seconds=1.0, precision="fp32").separate(stereo, 8000)
+    fast = Separator(tiny_model, segment_seconds=1.0, precision="bf16").separate(stereo, 8000)
+    assert torch.allclose(fast["a"] + fast["b"], stereo, atol=1e-4)  # float32 masks: still exactly consistent
+    for name in ("a", "b"):
+        error = (fast[name] - exact[name]).square().sum() / exact[name].square().sum()
+        assert not torch.equal(fast[name], exact[name])  # the network did run in bfloat16
+        assert 10 * torch.log10(1 / error) > 30, name

@@ -31,6 +31,11 @@ def separate(
     device: str = typer.Option(
         "cpu", "--device", help="cpu, cuda or cuda:N (the network only; audio stays on the CPU)."
     ),
+    precision: str = typer.Option(
+        "auto",
+        "--precision",
+        help="fp32, bf16 (the network's products in bfloat16) or auto: bf16 on CPUs that compute it natively.",
+    ),
     shard: str = typer.Option("0/1", "--shard", help="K/N: take every N-th file from the K-th (N machines or GPUs)."),
 ) -> None:
     """Split mixtures into stems. A folder is searched recursively and its layout kept under OUT/<model>/; tracks
@@ -55,6 +60,7 @@ def separate(
         audio_format=audio_format,
         overwrite=overwrite,
         device=device,
+        precision=precision,
     )
     target = out / job.check()  # a bad model, stem or option is one usage error, before any work
     console = Console(stderr=True)

@@ -34,6 +34,7 @@ class SeparationJob:
     audio_format: str = "wav"
     overwrite: bool = False
     device: str = "cpu"
+    precision: str = "auto"
 
     def separator(self):
         from cantor.inference.separate import Separator
@@ -44,6 +45,7 @@ class SeparationJob:
             overlap=self.overlap,
             wiener_iterations=self.wiener_iterations,
             device=self.device,
+            precision=self.precision,
         )
 
     def check(self) -> str:

@@ -169,7 +169,9 @@ class TCNVAESeparator(nn.Module):
         count = len(self.config.sources)
         weight, bias = self.mask_head.weight.squeeze(-1), self.mask_head.bias
         logits = F.linear(hidden.transpose(1, 2), weight, bias).reshape(batch, frames, count, channels, -1)
-        masks = torch.softmax(logits, dim=2).permute(0, 2, 3, 1, 4)  # (B, S, C, N, F), sums to one over sources
+        # float32 from here even under bfloat16 autocast: masks with an 8-bit mantissa agreed 0.2–1.5 dB less with
+        # float32 stems (and chunked output 2–5 dB less with a whole-file pass).
+        masks = torch.softmax(logits.float(), dim=2).permute(0, 2, 3, 1, 4)  # (B, S, C, N, F), sums to one over sources
         spec_frames = spec.transpose(-1, -2)  # (B, C, N, F)
         # The masks sum to one and the iSTFT is linear, so the last source is the mixture minus the others: one
         # inverse STFT fewer, and the stems add up to the input exactly. Real masks on the real and imaginary parts:
