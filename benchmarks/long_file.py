@@ -54,7 +54,12 @@ def peak_rss_of(command: list[str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
-    parser.add_argument("--tasks", nargs="+", default=["separate band", "vocode gan", "analyze band"])
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["separate band", "vocode gan", "analyze band"],
+        help='"VERB MODEL [OPTIONS…]", e.g. "separate band --precision fp32"',
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
@@ -68,13 +73,13 @@ def main() -> None:
             source = Path(tmp) / f"long-{minutes:g}min.wav"
             write_long_input(source, minutes)
             for task in args.tasks:
-                verb, model = task.split()
+                verb, model, *options = task.split()  # e.g. "separate band --precision fp32"
                 out = Path(tmp) / f"out-{verb}-{minutes:g}"
                 if verb in ("separate", "analyze"):
                     command = [*cantor, verb, str(source), "-o", str(out), "-m", model]
                 else:
                     command = [*cantor, "vocode", str(source), "-o", str(out) + ".wav", "-m", model]
-                wall, rss = peak_rss_of([*command, "--threads", str(args.threads)])
+                wall, rss = peak_rss_of([*command, *options, "--threads", str(args.threads)])
                 rows.append(
                     {
                         "task": task,
