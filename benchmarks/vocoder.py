@@ -42,6 +42,7 @@ from cantor.audio.resample import fit_length
 from cantor.errors import UsageError
 from cantor.features.mel import LogMel
 from cantor.features.stft import ISTFT, STFT
+from cantor.inference.precision import PRECISIONS
 from cantor.inference.vocode import Vocoder
 from cantor.metrics.pitch import peak_frequency
 from cantor.train.losses import multi_resolution_stft
@@ -146,8 +147,9 @@ def steady_speed(decode, mel: torch.Tensor, *, audio_seconds: float, repeats: in
     return audio_seconds / min(times)
 
 
-def load_vocoders(specs: list[str]) -> dict[str, Vocoder]:
-    """``gan``, ``LABEL=FOLDER`` or ``LABEL=MODEL@TEMPERATURE`` (WaveFlow's sampling temperature) → {label: Vocoder}."""
+def load_vocoders(specs: list[str], precisions: list[str]) -> dict[str, Vocoder]:
+    """``gan``, ``LABEL=FOLDER`` or ``LABEL=MODEL@TEMPERATURE`` (WaveFlow's sampling temperature) → {label: Vocoder},
+    each at ``precisions[0]``, and the first again at each further precision (labelled with it)."""
     vocoders = {}
     for spec in specs:
         label, _, model = spec.partition("=")
@@ -159,10 +161,13 @@ def load_vocoders(specs: list[str]) -> dict[str, Vocoder]:
             temperature = None
         if temperature is not None:
             options["temperature"], model = temperature, name
-        try:
-            vocoders[label] = Vocoder(model, **options)
-        except UsageError as error:  # e.g. a temperature for a GAN
-            raise SystemExit(f"{spec}: {error}") from None
+        runs = precisions if not vocoders else precisions[:1]
+        for precision in runs:
+            shown = f"{label} ({precision})" if len(runs) > 1 else label
+            try:
+                vocoders[shown] = Vocoder(model, precision=precision, **options)
+            except UsageError as error:  # e.g. a temperature for a GAN
+                raise SystemExit(f"{spec}: {error}") from None
     return vocoders
 
 
@@ -179,11 +184,17 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=10, help="clips per set")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--precision",
+        action="append",
+        choices=PRECISIONS,
+        help="the vocoders' precision (default auto); repeat to add rows for the first model at the others",
+    )
     parser.add_argument("--no-visqol", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    vocoders = load_vocoders(args.models)
+    vocoders = load_vocoders(args.models, args.precision or ["auto"])
     first = next(iter(vocoders.values()))
     frontend = LogMel(first.config.mel)
     rate = first.sample_rate
@@ -262,7 +273,8 @@ def main() -> None:
         meta = vocoder.metadata
         sampling = f", sampled at temperature {vocoder.temperature:g}" if vocoder.config.family == "waveflow" else ""
         lines.append(
-            f"- `{model_name}`: {meta.get('parameters', 0) / 1e6:.2f} M parameters, {meta.get('step')} steps{sampling}"
+            f"- `{model_name}`: {meta.get('parameters', 0) / 1e6:.2f} M parameters, {meta.get('step')} steps"
+            f"{sampling}, {vocoder.precision}"
         )
     lines += [
         "",

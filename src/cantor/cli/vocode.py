@@ -23,6 +23,11 @@ def vocode(
     chunk: float = typer.Option(10.0, "--chunk", help="Seconds decoded per chunk (memory grows with it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for the model."),
+    precision: str = typer.Option(
+        "auto",
+        "--precision",
+        help="A GAN's backbone in fp32 or bf16; auto: bf16 on CPUs that compute it natively (WaveFlow: fp32).",
+    ),
 ) -> None:
     """Resynthesise INPUT through mel → waveform, or decode --mel FILE.npy; writes OUT as a WAV."""
     import numpy as np
@@ -43,7 +48,7 @@ def vocode(
         if threads < 1:
             raise UsageError(f"--threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
-    vocoder = Vocoder(model, chunk_seconds=chunk, temperature=temperature, seed=seed)
+    vocoder = Vocoder(model, chunk_seconds=chunk, temperature=temperature, seed=seed, precision=precision)
     console = Console(stderr=True)
     columns = (TextColumn("[bold]vocoding"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     if mel is not None:

@@ -23,6 +23,7 @@ from cantor.errors import AudioError, CantorError, UsageError
 from cantor.features.mel import LogMel
 from cantor.files import make_folder
 from cantor.inference.chunked import FreedMemory, plan_chunks, run_chunked
+from cantor.inference.precision import precision_context, resolve_precision
 from cantor.models.registry import model_name, resolve_model
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
 from cantor.models.weights import load_weights
@@ -81,10 +82,19 @@ class Vocoder:
         temperature: WaveFlow's sampling temperature (0: the deterministic mean; default: the model's own, 0.5 for
             the shipped ``waveflow``); a GAN has none and refuses one.
         seed: WaveFlow's noise seed; the same seed gives the same audio, however the input is chunked.
+        precision: a GAN's backbone in ``"fp32"`` or ``"bf16"``, or ``"auto"`` (default: ``bf16`` on CPUs that
+            compute it natively); its output head stays float32 (see :mod:`cantor.inference.precision`). WaveFlow
+            always runs in float32 (``auto`` means ``fp32`` for it).
     """
 
     def __init__(
-        self, model: str | Path = "gan", *, chunk_seconds: float = 10.0, temperature: float | None = None, seed: int = 0
+        self,
+        model: str | Path = "gan",
+        *,
+        chunk_seconds: float = 10.0,
+        temperature: float | None = None,
+        seed: int = 0,
+        precision: str = "auto",
     ) -> None:
         if chunk_seconds <= 0:
             raise UsageError(f"chunk must be positive, got {chunk_seconds}")
@@ -106,6 +116,11 @@ class Vocoder:
             temperature = self.config.waveflow.temperature
         self.temperature = temperature
         self.seed = seed
+        self.precision = resolve_precision(precision, torch.device("cpu"))
+        if self.config.family != "gan" and self.precision != "fp32":
+            if precision != "auto":
+                raise UsageError(f"only a GAN vocoder runs in {precision}; {self.name} is a WaveFlow (use fp32)")
+            self.precision = "fp32"
 
     @property
     def sample_rate(self) -> int:
@@ -135,7 +150,7 @@ class Vocoder:
     def _decode_frames(self, mel: torch.Tensor, start_sample: int, carry: _PhaseCarry) -> torch.Tensor:
         """``[batch, n_mels, frames]`` → ``[batch, (frames − 1) · hop]``; ``start_sample`` (a whole number of hops
         for the GAN) places WaveFlow's noise and the GAN's phase."""
-        with torch.inference_mode():
+        with torch.inference_mode(), precision_context(self.precision, torch.device("cpu")):
             if self.config.family == "gan":
                 start_frame = start_sample // self.hop_length
                 audio, advance, _ = self.network.synthesize(
