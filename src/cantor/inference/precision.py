@@ -1,10 +1,11 @@
-"""Inference precision: the network's matrix products in float32 or bfloat16.
+"""Inference precision: a network's convolutions and matrix products in float32 or bfloat16.
 
-``bf16`` runs convolutions and matrix products in bfloat16 (``torch.autocast``) and everything around them — the
-STFT, the masks' softmax, the iSTFT, the output — in float32. On a CPU that multiplies bfloat16 natively
-(AVX512-BF16 or AMX: AMD Zen 4, Intel Sapphire Rapids and later) that made `band` separation a fifth faster with
-stems within 45–50 dB of float32's, far below what separation itself gets wrong; on other CPUs bfloat16 is emulated
-and slower, so ``auto`` picks it only where it is native.
+``bf16`` runs them under ``torch.autocast`` and keeps in float32 what is sensitive to an 8-bit mantissa: the STFTs,
+the separators' mask softmax, the GAN vocoder's output head (phases and log-magnitudes) and every output. On a CPU
+that multiplies bfloat16 natively (AVX512-BF16 or AMX: AMD Zen 4, Intel Sapphire Rapids and later), measured with
+one thread: `band` separation 1.3× faster at −0.01 dB SI-SDRi, `chorale` 1.2× at −0.002 dB, the `gan` vocoder
+1.25× at the same ViSQOL (`benchmarks/results/*-precision.md`). Elsewhere bfloat16 is emulated and slower, so
+``auto`` picks it only where it is native.
 """
 
 from __future__ import annotations
