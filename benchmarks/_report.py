@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,6 +28,6 @@ def machine_description() -> str:
 
 
 def header(title: str) -> str:
-    command = " ".join([Path(sys.executable).name, *sys.argv])
+    command = shlex.join([Path(sys.executable).name, *sys.argv])  # quoted: a --tasks "separate band" stays one
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"# {title}\n\n- command: `{command}`\n- machine: {machine_description()}\n- date: {now}\n"
