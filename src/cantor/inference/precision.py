@@ -23,7 +23,9 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices in hardware (CPU only: GPUs keep float32 under ``auto``)."""
     if device.type != "cpu":
         return False
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    # Private probes of torch 2.x (the pinned 2.13.0 has both); a torch without them is treated as not native.
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
