@@ -19,7 +19,15 @@ from cantor.features.mel import LogMel
 from cantor.inference.vocode import Vocoder, positional_noise
 from cantor.metrics.pitch import peak_frequency
 from cantor.models.presets import vocoder_preset
-from cantor.models.vocoder import VOCODER_KIND, GANVocoder, VocoderConfig, WaveFlow, build_vocoder, peak_frequencies
+from cantor.models.vocoder import (
+    VOCODER_KIND,
+    GANVocoder,
+    VocoderConfig,
+    WaveFlow,
+    _cumsum_frames,
+    build_vocoder,
+    peak_frequencies,
+)
 from cantor.models.weights import load_weights, save_weights
 from cantor.nn.flows import squeeze, unsqueeze
 from cantor.nn.vocoder_discriminators import VocoderDiscriminator, high_pass
@@ -136,6 +144,15 @@ def test_peak_frequencies_lock_each_bin_to_its_peak():
     # a ripple from bin to bin on the lobe (as a network's magnitudes can have) does not make peaks of its own
     ripple = frame + 0.8 * (-1.0) ** bins
     assert torch.allclose(peak_frequencies(ripple)[6:11], torch.tensor(8.3, dtype=torch.float64), atol=0.02)
+
+
+@pytest.mark.parametrize("frames", [1, 15, 16, 17, 100])
+def test_the_blocked_frame_sum_equals_a_running_sum_even_under_bfloat16_autocast(frames):
+    values = torch.rand(2, frames, 5, generator=torch.Generator().manual_seed(frames)) * 9 - 2.5
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the phase sum must stay float32 inside a bf16 network
+        summed = _cumsum_frames(values)
+    assert summed.dtype == torch.float32
+    assert torch.allclose(summed, torch.cumsum(values.double(), dim=1).float(), atol=1e-4)
 
 
 @pytest.mark.parametrize("phase", ["held", "local"])

@@ -55,7 +55,7 @@ class _PhaseCarry:
     def __init__(self, margin: int) -> None:
         self.margin = margin
         self.first_frame = 0
-        self.advance: torch.Tensor | None = None  # [batch, frames, n_bins], wrapped to [0, 2π)
+        self.advance: torch.Tensor | None = None  # [batch, frames, n_bins], radians
 
     def anchor(self, start_frame: int) -> tuple[int, torch.Tensor] | None:
         """(frame index in the chunk, advance there) for a chunk starting at ``start_frame``; ``None`` for a pass's
@@ -65,12 +65,12 @@ class _PhaseCarry:
         offset = start_frame + self.margin - self.first_frame
         if not 0 <= offset < self.advance.shape[1]:
             raise RuntimeError("vocoder chunks must overlap by twice the model's context to carry its phase")
-        return self.margin, self.advance[:, offset]
+        return self.margin, torch.remainder(self.advance[:, offset], 2 * torch.pi)
 
     def keep(self, start_frame: int, advance: torch.Tensor | None) -> None:
         if advance is not None:
             self.first_frame = start_frame + self.margin
-            self.advance = torch.remainder(advance[:, self.margin : advance.shape[1] - self.margin], 2 * torch.pi)
+            self.advance = advance[:, self.margin : advance.shape[1] - self.margin]  # wrapped only where read
 
 
 class Vocoder:

@@ -208,7 +208,7 @@ class GANVocoder(nn.Module):
         # advances are summed over the frames; f is taken modulo n_fft / hop (the advance modulo 2π is the same), so
         # the sum stays small enough for float32 over a chunk. Learnt freely instead, f never found the partials.
         ratio = stft.n_fft // stft.hop_length
-        advance = torch.cumsum(peak_frequencies(log_magnitude.detach(), modulo=ratio), dim=1).mul_(2 * math.pi / ratio)
+        advance = _cumsum_frames(peak_frequencies(log_magnitude.detach(), modulo=ratio)).mul_(2 * math.pi / ratio)
         if anchor is not None:
             frame, value = anchor
             advance = advance - advance[:, frame : frame + 1] + value[:, None]
@@ -218,10 +218,30 @@ class GANVocoder(nn.Module):
         return advance
 
 
-def _shifted(values: torch.Tensor, by: int) -> torch.Tensor:
-    """``values[..., k + by]`` at each k along the last axis (``by`` ±1), zero where that falls off the edge."""
-    zero = torch.zeros_like(values[..., :1])
-    return torch.cat([values[..., 1:], zero], -1) if by > 0 else torch.cat([zero, values[..., :-1]], -1)
+def _cumsum_frames(values: torch.Tensor, block: int = 16) -> torch.Tensor:
+    """``torch.cumsum(values, dim=1)`` for ``[batch, frames, bins]``, as one matrix product per block of frames
+    (a lower-triangular matrix of ones sums each block) plus each block's running offset.
+
+    On one CPU thread torch's cumsum along a middle axis took 17–24 ms for 30 s of frames (2583 × 1025) and this
+    3 ms: the vocoder's held phase sums every bin over every frame it makes. The rounding is that of a 16-term dot
+    product plus a sum over blocks, the same order as a running sum's (5.6e-4 against 2.4e-4 bins at most over
+    those 2583 frames, i.e. under 0.001 rad of phase).
+    """
+    batch, frames, bins = values.shape
+    whole = frames - frames % block
+    out = torch.empty_like(values)
+    if whole:
+        ones = torch.ones(block, block, dtype=values.dtype, device=values.device).tril_()
+        blocks = out[:, :whole].view(batch, whole // block, block, bins)
+        with torch.autocast(values.device.type, enabled=False):  # a bfloat16 product would round the phase
+            torch.matmul(ones, values[:, :whole].reshape(batch, whole // block, block, bins), out=blocks)
+        running = blocks[:, :, -1].cumsum(1)  # (batch, blocks, bins): the sum up to each block's end
+        blocks[:, 1:] += running[:, :-1, None]
+    if whole < frames:
+        torch.cumsum(values[:, whole:], dim=1, out=out[:, whole:])
+        if whole:
+            out[:, whole:] += running[:, -1, None]
+    return out
 
 
 def peak_frequencies(log_magnitude: torch.Tensor, *, modulo: int | None = None) -> torch.Tensor:
@@ -240,20 +260,28 @@ def peak_frequencies(log_magnitude: torch.Tensor, *, modulo: int | None = None) 
     plain version (torch.where, cummax) took longer than the network. Shapes: ``[..., bins]`` → same.
     """
     bins = log_magnitude.shape[-1]
-    below = torch.cat([log_magnitude[..., :1], log_magnitude[..., :-1]], dim=-1)  # bin k − 1 (edge repeated)
-    above = torch.cat([log_magnitude[..., 1:], log_magnitude[..., -1:]], dim=-1)  # bin k + 1
-    smooth = (below + above).mul_(0.25).add_(log_magnitude, alpha=0.5)
-    slope = torch.nn.functional.pad(torch.diff(smooth, dim=-1), (1, 1))  # slope[k] = smooth[k] − smooth[k − 1]
+    smooth = torch.empty_like(log_magnitude)  # (k − 1) + (k + 1), the edge bins repeated, then the (1, 2, 1) / 4
+    torch.add(log_magnitude[..., :-2], log_magnitude[..., 2:], out=smooth[..., 1:-1])
+    torch.add(log_magnitude[..., 0], log_magnitude[..., 1], out=smooth[..., 0])
+    torch.add(log_magnitude[..., -2], log_magnitude[..., -1], out=smooth[..., -1])
+    smooth.mul_(0.25).add_(log_magnitude, alpha=0.5)
+    slope = log_magnitude.new_zeros(*log_magnitude.shape[:-1], bins + 1)  # slope[k] = smooth[k] − smooth[k − 1]
+    torch.sub(smooth[..., 1:], smooth[..., :-1], out=slope[..., 1:-1])
     rise_above, rise_here = slope[..., 1:], slope[..., :-1]  # smooth[k + 1] − smooth[k], smooth[k] − smooth[k − 1]
     total = rise_above + rise_here
     # one step towards the higher neighbour where one is higher; 0 at a local maximum (or a flat stretch); never
     # off the edge, where the repeated edge bin makes the slope 0
-    up = (rise_above > 0) & (total >= 0)
-    down = (rise_here < 0) & ~up
-    step = up.to(torch.int8) - down.to(torch.int8)
-    climb = step + up.to(torch.int8) * _shifted(step, 1) + down.to(torch.int8) * _shifted(step, -1)
+    up = rise_above > 0
+    up &= total >= 0
+    down = rise_here < 0
+    down &= ~up
+    up_steps, down_steps = up.view(torch.int8), down.view(torch.int8)
+    step = up_steps - down_steps
+    climb = step.clone()  # plus the step of the neighbour stepped to (a second step never turns back)
+    climb[..., :-1] += up_steps[..., :-1] * step[..., 1:]
+    climb[..., 1:] += down_steps[..., 1:] * step[..., :-1]
     index = torch.arange(bins, device=log_magnitude.device)
-    peak = index + climb
+    peak = climb + index
     curvature = (rise_above - rise_here).clamp_(max=-1e-6)  # (where a bin is no maximum its offset is never read)
     offset = total.mul_(-0.5).div_(curvature).clamp_(-0.5, 0.5)
     square = offset * offset
