@@ -1,10 +1,11 @@
 """Inference precision: a network's convolutions and matrix products in float32 or bfloat16.
 
 ``bf16`` runs them under ``torch.autocast`` and keeps in float32 what is sensitive to an 8-bit mantissa: the STFTs,
-the separators' mask softmax, the GAN vocoder's output head (phases and log-magnitudes) and every output. On a CPU
-that multiplies bfloat16 natively (AVX512-BF16 or AMX: AMD Zen 4, Intel Sapphire Rapids and later), measured with
-one thread: `band` separation 1.3× faster at −0.01 dB SI-SDRi, `chorale` 1.2× at −0.002 dB, the `gan` vocoder
-1.25× at the same ViSQOL (`benchmarks/results/*-precision.md`). Elsewhere bfloat16 is emulated and slower, so
+the separators' mask softmax, the GAN vocoder's held phase and every output. On a CPU that multiplies bfloat16
+natively (AVX512-BF16 or AMX: AMD Zen 4, Intel Sapphire Rapids and later), measured with one thread: `band`
+separation 1.3× faster at −0.01 dB SI-SDRi, `chorale` 1.2× at −0.002 dB, the `gan` vocoder 1.25× at the same
+ViSQOL (`benchmarks/results/*-precision.md`; its output head joined the bfloat16 part later, 1.17× more at −0.001
+ViSQOL: `vocoder-head-bf16.md`). Elsewhere bfloat16 is emulated and slower, so
 ``auto`` picks it only where it is native.
 """
 

@@ -82,9 +82,9 @@ class Vocoder:
         temperature: WaveFlow's sampling temperature (0: the deterministic mean; default: the model's own, 0.5 for
             the shipped ``waveflow``); a GAN has none and refuses one.
         seed: WaveFlow's noise seed; the same seed gives the same audio, however the input is chunked.
-        precision: a GAN's backbone in ``"fp32"`` or ``"bf16"``, or ``"auto"`` (default: ``bf16`` on CPUs that
-            compute it natively); its output head stays float32 (see :mod:`cantor.inference.precision`). WaveFlow
-            always runs in float32 (``auto`` means ``fp32`` for it).
+        precision: a GAN's network in ``"fp32"`` or ``"bf16"``, or ``"auto"`` (default: ``bf16`` on CPUs that
+            compute it natively); the held phase and the inverse STFT stay float32 (see
+            :mod:`cantor.inference.precision`). WaveFlow always runs in float32 (``auto`` means ``fp32`` for it).
     """
 
     def __init__(
