@@ -42,15 +42,20 @@ def test_chunked_separator_equals_whole_file(preset, length):
     assert _snr_db(chunked, whole) > 60
 
 
-def test_blocks_come_in_order_and_cover_everything():
-    plan = plan_chunks(10_000, sample_rate=1000, segment_seconds=1.0, receptive_field=100, align=10)
-    starts, total = [], 0
-    for start, block in run_chunked(lambda x, _: x[None] * 2, lambda a, b: torch.ones(1, b - a), plan):
+@pytest.mark.parametrize("segment_seconds", [0.0, 0.35, 1.0])  # 0: the shortest, where three chunks overlap
+def test_blocks_come_in_order_and_cover_everything(segment_seconds):
+    plan = plan_chunks(10_000, sample_rate=1000, segment_seconds=segment_seconds, receptive_field=100, align=10)
+    signal = torch.randn(1, 10_000, generator=torch.Generator().manual_seed(0))
+    starts, blocks, total = [], [], 0
+    for start, block in run_chunked(lambda x, _: x[None] * 2, lambda a, b: signal[:, a:b], plan):
         starts.append(start)
         assert start == total
         total += block.shape[-1]
-        assert torch.allclose(block, torch.full_like(block, 2.0))  # weights normalise to one everywhere
-    assert total == 10_000 and len(starts) == len(plan.chunks())
+        blocks.append(block)
+    assert total == 10_000 and len(starts) >= len(plan.chunks()) > 1
+    # the weights normalise to one everywhere; where a chunk alone covers the output it is passed on exactly
+    assert torch.allclose(torch.cat(blocks, dim=-1), signal[None] * 2, atol=1e-6)
+    assert torch.equal(blocks[0], signal[None, :, : blocks[0].shape[-1]] * 2)
 
 
 def test_short_input_is_one_chunk():

@@ -147,31 +147,36 @@ class FreedMemory:
 def run_chunked(function: Function, read: Reader, plan: ChunkPlan) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(start, block)`` pieces of the stitched output in order; each block is final when yielded.
 
-    Only the current chunk and the not-yet-final overlap are held in memory.
+    Only the current chunk and the not-yet-final overlap are held in memory. Where a chunk alone covers the output
+    and its weight is one (most of it), its output is yielded as it is, a view: weighting, normalising and copying
+    every sample took 9 % of a separation.
     """
-    pending: torch.Tensor | None = None  # weighted sum for [pending_start, …)
-    norm: torch.Tensor | None = None
-    pending_start = 0
+    pending: torch.Tensor | None = None  # weighted sum over [start, start + its length): where chunks overlapped
+    norm = torch.zeros(0)
     spans = plan.chunks()
     memory = FreedMemory()
     for index, (start, stop) in enumerate(spans):
         output = function(read(start, stop), start)  # (S, C, n)
         memory.after_chunk()
         weight = plan.weight(start, stop)
-        contribution = output * weight
-        if pending is None:
-            pending, norm, pending_start = contribution, weight.clone(), start
-        else:
-            offset = start - pending_start
-            overlap = pending.shape[-1] - offset
-            pending[..., offset:] += contribution[..., :overlap]
-            norm[offset:] += weight[:overlap]
-            pending = torch.cat([pending, contribution[..., overlap:]], dim=-1)
-            norm = torch.cat([norm, weight[overlap:]])
+        overlap = 0 if pending is None else pending.shape[-1]  # the earlier chunks reach [start, start + overlap)
+        if pending is not None:
+            pending = pending + output[..., :overlap] * weight[:overlap]
+            norm = norm + weight[:overlap]
         next_start = spans[index + 1][0] if index + 1 < len(spans) else plan.length
-        final = next_start - pending_start  # everything before the next chunk's start is complete
-        yield pending_start, pending[..., :final] / norm[:final].clamp_min(1e-8)
-        pending, norm, pending_start = pending[..., final:], norm[final:], next_start
+        final = next_start - start  # everything before the next chunk's start is complete
+        if pending is not None and overlap:
+            yield start, pending[..., :final] / norm[:final].clamp_min(1e-8)
+        if final > overlap:  # this chunk's own part
+            alone, alone_weight = output[..., overlap:final], weight[overlap:final]
+            if not bool((alone_weight == 1).all()):  # (x · w) / w is x exactly where w is one
+                alone = alone * alone_weight / alone_weight.clamp_min(1e-8)
+            yield start + overlap, alone
+        if final >= overlap:
+            pending, norm = output[..., final:] * weight[final:], weight[final:].clone()
+        else:  # the next chunk starts inside the overlap (segments shorter than twice it)
+            pending = torch.cat([pending[..., final:], output[..., overlap:] * weight[overlap:]], dim=-1)
+            norm = torch.cat([norm[final:], weight[overlap:]])
     memory.release()
 
 
