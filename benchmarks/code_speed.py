@@ -32,6 +32,7 @@ CHILD = """
 import json, sys, time
 import soundfile, torch
 import cantor
+assert cantor.__file__.startswith(sys.argv[7]), f"imported {cantor.__file__}, not the checkout's"
 task, model, threads, repeats, path, seconds = sys.argv[1:7]
 torch.set_num_threads(int(threads))
 audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
@@ -56,7 +57,7 @@ DEFAULT_MODELS = {"vocode": "gan", "separate": "band"}
 def time_tree(source: Path, args: argparse.Namespace) -> float:
     env = {**os.environ, "PYTHONPATH": str(source)}
     command = [sys.executable, "-c", CHILD, args.task, args.model or DEFAULT_MODELS[args.task]]
-    command += [str(args.threads), str(args.repeats), str(EXAMPLE), str(SECONDS)]
+    command += [str(args.threads), str(args.repeats), str(EXAMPLE), str(SECONDS), str(source)]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"{source}: the task failed:\n{result.stderr[-2000:]}")

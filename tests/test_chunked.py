@@ -58,6 +58,11 @@ def test_blocks_come_in_order_and_cover_everything(segment_seconds):
     assert torch.equal(blocks[0], signal[None, :, : blocks[0].shape[-1]] * 2)
 
 
+def test_an_empty_signal_gives_an_empty_output_of_the_right_shape():
+    plan = plan_chunks(0, sample_rate=1000, segment_seconds=1.0, receptive_field=100, align=10)
+    assert apply_chunked(lambda x, _: torch.stack([x, x, x]), torch.zeros(2, 0), plan).shape == (3, 2, 0)
+
+
 def test_short_input_is_one_chunk():
     plan = plan_chunks(500, sample_rate=8000, segment_seconds=1.0, receptive_field=100, align=64)
     assert plan.chunks() == [(0, 500)]

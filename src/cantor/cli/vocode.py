@@ -26,7 +26,7 @@ def vocode(
     precision: str = typer.Option(
         "auto",
         "--precision",
-        help="A GAN's backbone in fp32 or bf16; auto: bf16 on CPUs that compute it natively (WaveFlow: fp32).",
+        help="A GAN's network in fp32 or bf16; auto: bf16 on CPUs that compute it natively (WaveFlow: fp32).",
     ),
 ) -> None:
     """Resynthesise INPUT through mel → waveform, or decode --mel FILE.npy; writes OUT as a WAV."""

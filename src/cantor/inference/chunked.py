@@ -148,8 +148,8 @@ def run_chunked(function: Function, read: Reader, plan: ChunkPlan) -> Iterator[t
     """Yield ``(start, block)`` pieces of the stitched output in order; each block is final when yielded.
 
     Only the current chunk and the not-yet-final overlap are held in memory. Where a chunk alone covers the output
-    and its weight is one (most of it), its output is yielded as it is, a view: weighting, normalising and copying
-    every sample took 9 % of a separation.
+    and its weight is one (most of it), its output is yielded as it is, a view (so a chunk may give two blocks, and a
+    block must not be changed in place): weighting, normalising and copying every sample took 9 % of a separation.
     """
     pending: torch.Tensor | None = None  # weighted sum over [start, start + its length): where chunks overlapped
     norm = torch.zeros(0)
@@ -177,6 +177,8 @@ def run_chunked(function: Function, read: Reader, plan: ChunkPlan) -> Iterator[t
         else:  # the next chunk starts inside the overlap (segments shorter than twice it)
             pending = torch.cat([pending[..., final:], output[..., overlap:] * weight[overlap:]], dim=-1)
             norm = torch.cat([norm[final:], weight[overlap:]])
+        if plan.length == 0:  # an empty signal still gives its (empty) block, with the function's shape
+            yield 0, output
     memory.release()
 
 

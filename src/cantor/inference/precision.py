@@ -4,7 +4,7 @@
 the separators' mask softmax, the GAN vocoder's held phase and every output. On a CPU that multiplies bfloat16
 natively (AVX512-BF16 or AMX: AMD Zen 4, Intel Sapphire Rapids and later), measured with one thread: `band`
 separation 1.3× faster at −0.01 dB SI-SDRi, `chorale` 1.2× at −0.002 dB, the `gan` vocoder 1.25× at the same
-ViSQOL (`benchmarks/results/*-precision.md`; its output head joined the bfloat16 part later, 1.17× more at −0.001
+ViSQOL (`benchmarks/results/*-precision.md`; its output head joined the bfloat16 part later, 1.11× more at −0.001
 ViSQOL: `vocoder-head-bf16.md`). Elsewhere bfloat16 is emulated and slower, so
 ``auto`` picks it only where it is native.
 """

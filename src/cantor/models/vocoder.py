@@ -181,9 +181,10 @@ class GANVocoder(nn.Module):
         """
         config, stft = self.config, self.config.mel.stft
         hidden = self.backbone(mel)  # (B, F, dim)
-        # (B, F, bins) each: frame-major, as the inverse FFT reads them. Under bfloat16 autocast the head runs in
-        # bfloat16 too (its 8-bit mantissa rounds phases by up to 0.008 rad): on 32 test clips the mean ViSQOL moved
-        # by 0.001 and decoding ran 1.11x faster than with a float32 head (benchmarks/results/vocoder-head-bf16.md).
+        # (B, F, bins) each: frame-major, as the inverse FFT reads them. Under bfloat16 autocast (inference's bf16,
+        # training's bf16-mixed) the head runs in bfloat16 too: its rounded log-magnitudes move the spectral peaks
+        # the held phase advances at, so the waveform drifts from a float32 head's (-2.4 dB SNR), yet on 32 test
+        # clips the mean ViSQOL moved by 0.001 and decoding ran 1.11x faster (benchmarks/results/vocoder-head-bf16.md).
         outputs = self.head(hidden).float().chunk(2, dim=-1)
         magnitude = torch.exp(torch.clamp(outputs[0], max=config.max_log_magnitude))
         # Phase as an angle, not (re, im): the magnitude alone sets the level, so the network can't cheat loudness.
@@ -242,6 +243,7 @@ def _cumsum_frames(values: torch.Tensor, block: int = 16) -> torch.Tensor:
     return out
 
 
+@torch.no_grad()
 def peak_frequencies(log_magnitude: torch.Tensor, *, modulo: int | None = None) -> torch.Tensor:
     """For every bin of every frame, the frequency (in bins) of the spectral peak it belongs to: the local maximum
     reached by climbing at most two bins uphill (a Hann window's main lobe spans ±2 bins), plus that maximum's
@@ -255,7 +257,8 @@ def peak_frequencies(log_magnitude: torch.Tensor, *, modulo: int | None = None) 
     the partial's (by a factor of 0.68 near 0); ``d (1.476 − 4.237 d² + 9.908 d⁴)`` maps it back, to within 0.015
     bins (fitted on sinusoids through a Hann window; the lobe's shape in bins is the same at every n_fft).
     Written with shifts, int8 steps and in-place arithmetic: this runs on every frame the vocoder makes, and the
-    plain version (torch.where, cummax) took longer than the network. Shapes: ``[..., bins]`` → same.
+    plain version (torch.where, cummax) took longer than the network. Not differentiable (the frequencies are read
+    off the magnitudes, never learnt through). Shapes: ``[..., bins ≥ 2]`` → same.
     """
     bins = log_magnitude.shape[-1]
     smooth = torch.empty_like(log_magnitude)  # (k − 1) + (k + 1), the edge bins repeated, then the (1, 2, 1) / 4
