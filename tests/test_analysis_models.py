@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cantor.data.stems import StemCropDataset, build_stem_cache, note_rolls, random_eq_curve
+from cantor.data.augment import random_eq_curve
+from cantor.data.stems import StemCropDataset, build_stem_cache, note_rolls
 from cantor.features.cqt import CQTConfig
 from cantor.models.presets import analysis_preset
 

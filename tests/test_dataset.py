@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import soundfile
 import torch
 
 from cantor.data import MultitrackDataset
+from cantor.data.augment import equalise
 from cantor.errors import CantorError
 
 BAND = ("drums", "bass", "melody", "other")
@@ -35,6 +38,40 @@ def test_crops_are_consistent_and_remixes_add_up(band_build):
     )
     mixture, sources = remixed[0]
     assert torch.allclose(sources.sum(dim=0), mixture, atol=1e-6)
+
+
+def test_equalised_crops_add_up_and_differ_from_plain_ones(band_build):
+    def crops(eq_db: float, remix: bool) -> MultitrackDataset:
+        return MultitrackDataset(
+            band_build, split="train", sources=BAND, segment_seconds=1.0, remix=remix, eq_db=eq_db, samples_per_epoch=3
+        )
+
+    for remix in (False, True):
+        plain, coloured, again = crops(0.0, remix), crops(12.0, remix), crops(12.0, remix)
+        for i in range(3):
+            mixture, sources = coloured[i]
+            assert torch.allclose(sources.sum(dim=0), mixture, atol=1e-5)  # the mixture is the coloured stems' sum
+            assert torch.equal(mixture, again[i][0])  # drawn from (seed, epoch, index) like the crops
+            assert not torch.allclose(sources, plain[i][1], atol=1e-3)
+    with pytest.raises(CantorError, match="eq_db"):
+        crops(-1.0, False)
+
+
+def test_equalise_stays_within_its_size_and_changes_nothing_at_zero():
+    rate, noise = 8000, torch.randn(2, 8 * 8000, generator=torch.Generator().manual_seed(0))
+    rng = np.random.default_rng(3)
+    assert torch.allclose(equalise(noise, rate, rng, 0.0), noise, atol=1e-5)
+    coloured = equalise(noise, rate, rng, 6.0)
+    assert coloured.shape == noise.shape
+    spectrum_in, spectrum_out = (torch.fft.rfft(x).abs().square() for x in (noise, coloured))
+    edges = [60 * 2**k for k in range(7)]  # octave bands from 60 Hz to 3.84 kHz
+    bins = [round(f * noise.shape[-1] / rate) for f in edges]
+    gains_db = [
+        10 * torch.log10(spectrum_out[:, lo:hi].sum() / spectrum_in[:, lo:hi].sum()).item()
+        for lo, hi in itertools.pairwise(bins)
+    ]
+    assert all(abs(g) <= 6.5 for g in gains_db)
+    assert max(gains_db) - min(gains_db) > 1.0  # and it does colour the sound
 
 
 def test_validation_tiles_every_song_deterministically(band_build):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -176,3 +179,61 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path):
     )
     _, payload = load_weights(run / "final", kind=SEPARATOR_KIND, build=_build)
     assert 13 <= payload["metadata"]["step"] < 100_000  # Lightning's restored timer stops it after one step
+
+
+def test_finetuning_starts_from_the_base_separator(tmp_path):
+    from safetensors.numpy import load_file
+
+    data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
+    config, train = separator_preset("tiny")
+    short = dataclasses.replace(train, max_steps=3, val_every_steps=3, checkpoint_minutes=60)
+    options = RunOptions(progress=False)
+    base = train_separator(data=data, out=tmp_path / "base", model_config=config, train_config=short, options=options)
+    # A vanishing learning rate leaves the weights where they start: the base's, not a fresh initialisation's;
+    # the equaliser only changes the crops.
+    frozen = dataclasses.replace(short, learning_rate=1e-12, final_learning_rate=1e-12, eq_db=6.0)
+    tuned = train_separator(
+        data=data,
+        out=tmp_path / "tuned",
+        model_config=config,
+        train_config=dataclasses.replace(frozen, init=str(base / "final")),
+        options=options,
+    )
+    before, after = load_file(base / "final" / "model.safetensors"), load_file(tuned / "final" / "model.safetensors")
+    assert max(float(np.abs(after[k] - before[k]).max()) for k in before) < 1e-6
+    other = dataclasses.replace(config, hidden=config.hidden * 2)
+    with pytest.raises(ValueError, match="config differs"):
+        train_separator(
+            data=data,
+            out=tmp_path / "mismatch",
+            model_config=other,
+            train_config=dataclasses.replace(frozen, init=str(base / "final")),
+            options=options,
+        )
+
+
+def test_cli_finetunes_with_an_equaliser_and_refuses_bad_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from cantor.cli.main import app
+
+    data = write_toy_folder(tmp_path / "toy", songs={"train": 2, "valid": 1}, seconds=2.0)
+    config, train = separator_preset("tiny")
+    short = dataclasses.replace(train, max_steps=2, val_every_steps=2, checkpoint_minutes=60)
+    base = train_separator(
+        data=data, out=tmp_path / "base", model_config=config, train_config=short, options=RunOptions(progress=False)
+    )
+    command = ["train", "separator", "--data", str(data), "--preset", "tiny", "--max-steps", "2", "--val-every", "2"]
+    command += ["--threads", "1", "--finetune", str(base / "final")]
+    result = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "tuned"), "--eq-db", "6"])
+    assert result.exit_code == 0, result.output
+    recipe = json.loads((tmp_path / "tuned" / "run.json").read_text())["train"]
+    assert recipe["init"] == str(base / "final") and recipe["eq_db"] == 6.0 and recipe["learning_rate"] == 1e-4
+    for bad, message in ((["--eq-db", "-1"], "--eq-db"), (["--sources", "a,b"], "architecture")):
+        refused = subprocess.run(
+            [sys.executable, "-m", "cantor.cli.main", *command, "--out", str(tmp_path / "bad"), *bad],
+            capture_output=True,
+            text=True,
+        )
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
+        assert not (tmp_path / "bad").exists()

@@ -92,17 +92,39 @@ def separator(
     init_vocoder: str = typer.Option(
         None, "--init-vocoder", help="Start the reconstruction network from this vocoder (presets *-vocoder)."
     ),
+    finetune: str = typer.Option(
+        None,
+        "--finetune",
+        help="Start from this separator (band, chorale or a folder), keeping its architecture; the recipe is "
+        "--preset's at a tenth of the learning rate.",
+    ),
+    eq_db: float = typer.Option(
+        None, "--eq-db", help="A random smooth equaliser of up to ±this many dB on each source of a training crop."
+    ),
 ) -> None:
     """Train a TCN-VAE separator; writes checkpoints, logs, curves.png, best/ and final/ (safetensors)."""
     from cantor.models.presets import separator_preset
     from cantor.train.separator import train_separator
 
     _check_folders(data)
+    if eq_db is not None and eq_db < 0:
+        raise UsageError(f"--eq-db is a size in dB, ≥ 0, got {eq_db}")
     stems = tuple(s.strip() for s in sources.split(",")) if sources else None
-    model_config, train_config = _recipe(
-        lambda: separator_preset(preset, sources=stems),
-        {"max_steps": max_steps, "batch_size": batch_size, "val_every_steps": val_every, "seed": seed},
-    )
+    overrides = {
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "val_every_steps": val_every,
+        "seed": seed,
+        "eq_db": eq_db,
+    }
+    if finetune is None:
+        model_config, train_config = _recipe(lambda: separator_preset(preset, sources=stems), overrides)
+    else:
+        if stems or init_vocoder:
+            raise UsageError(
+                "--finetune keeps the base separator's architecture and weights; leave out --sources and --init-vocoder"
+            )
+        model_config, train_config = _recipe(lambda: _separator_finetune_recipe(finetune, preset), overrides)
     options = _run_options(
         threads=threads,
         devices=devices,
@@ -483,3 +505,16 @@ def _finetune_recipe(base: str, recipe):
     folder = resolve_generator(base)
     config = GeneratorConfig.from_dict(read_config(folder, kind=GENERATOR_KIND)["config"])
     return config, dataclasses.replace(recipe, init=str(folder))
+
+
+def _separator_finetune_recipe(base: str, preset: str):
+    """(the base separator's config, ``preset``'s recipe at the fine-tuning rate, starting from the base)."""
+    from cantor.models.presets import SEPARATOR_FINETUNE, separator_preset
+    from cantor.models.registry import resolve_model
+    from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
+    from cantor.models.weights import read_config
+
+    folder = resolve_model(base, kind=SEPARATOR_KIND)
+    config = SeparatorConfig.from_dict(read_config(folder, kind=SEPARATOR_KIND)["config"])
+    _, recipe = separator_preset(preset)
+    return config, dataclasses.replace(recipe, **SEPARATOR_FINETUNE, init=str(folder))

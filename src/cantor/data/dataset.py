@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cantor.audio.io import audio_info, read_array
+from cantor.data.augment import equalise
 from cantor.errors import CantorError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -45,6 +46,8 @@ class MultitrackDataset(Dataset):
         remix: probability (``True`` = 1) that a training item is remixed: each source from an independent song and
             offset, at a random gain, the mixture their sum. Otherwise the item is a crop of one real mixture.
         gain_db: range of the per-source gain when remixing.
+        eq_db: size of a random smooth equaliser drawn for each source of a training item (:func:`equalise`;
+            0: none), the mixture then their sum: another soundfont's or room's colour of the same notes.
         samples_per_epoch: length of a random-crop epoch (default: as many crops as tiling would give).
         seed: items depend only on ``(seed, epoch, index)``.
         channels: output channels; mono files are duplicated, extra channels refused.
@@ -61,6 +64,7 @@ class MultitrackDataset(Dataset):
         random_crops: bool | None = None,
         remix: float | bool = 0.0,
         gain_db: tuple[float, float] = (-3.0, 3.0),
+        eq_db: float = 0.0,
         samples_per_epoch: int | None = None,
         seed: int = 0,
         channels: int = 2,
@@ -76,6 +80,9 @@ class MultitrackDataset(Dataset):
         if not 0.0 <= self.remix <= 1.0:
             raise CantorError(f"remix is a probability in [0, 1], got {remix}")
         self.gain_db = gain_db
+        if eq_db < 0:
+            raise CantorError(f"eq_db is a size in dB, ≥ 0, got {eq_db}")
+        self.eq_db = eq_db
         self.seed = seed
         self.channels = channels
         self.epoch = 0
@@ -152,11 +159,19 @@ class MultitrackDataset(Dataset):
                 gain = 10 ** (rng.uniform(*self.gain_db) / 20)
                 parts.append(self._read(song, name, offset, self.segment) * gain)
             sources = torch.stack(parts)
-            return sources.sum(dim=0), sources
+            return self._coloured(sources, rng)
         song = self.songs[int(rng.integers(len(self.songs)))]
         offset = int(rng.integers(0, song.frames - self.segment + 1))
         sources = torch.stack([self._read(song, name, offset, self.segment) for name in self.sources])
+        if self.eq_db > 0:
+            return self._coloured(sources, rng)
         return self._read(song, "mixture", offset, self.segment), sources
+
+    def _coloured(self, sources: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mixture, sources) with each source equalised (if ``eq_db``) and the mixture their sum."""
+        if self.eq_db > 0:
+            sources = torch.stack([equalise(source, self.sample_rate, rng, self.eq_db) for source in sources])
+        return sources.sum(dim=0), sources
 
     def _read(self, song: _Song, name: str, offset: int, frames: int) -> torch.Tensor:
         data, _ = read_array(song.files[name], start=offset, frames=frames)
@@ -168,6 +183,7 @@ class MultitrackDataset(Dataset):
     def describe(self) -> str:
         minutes = sum(s.frames for s in self.songs) / self.sample_rate / 60
         remixed = f", {self.remix:.0%} remixed" if self.remix else ""
+        remixed += f", equalised ±{self.eq_db:g} dB" if self.eq_db and self.random_crops else ""
         mode = f"random crops{remixed}" if self.random_crops else "tiled crops"
         segment = "whole songs" if self.segment is None else f"{self.segment / self.sample_rate:g} s"
         return f"{self.split}: {len(self.songs)} songs, {minutes:.1f} min, {len(self)} items of {segment} ({mode})"

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cantor.audio.io import load
+from cantor.data.augment import random_eq_curve
 from cantor.data.dataset import AUDIO_SUFFIXES
 from cantor.data.instruments import DRUM_PROGRAM_LABEL, FAMILIES
 from cantor.errors import CantorError
@@ -256,22 +257,6 @@ class StemCropDataset(Dataset):
     def describe(self) -> str:
         families = sorted({s.labels.family for s in self.stems})
         return f"{len(self.songs)} songs, {len(self.stems)} stems, families: {', '.join(families)}"
-
-
-def random_eq_curve(rng: np.random.Generator, bins: int, bins_per_octave: int, size_db: float) -> np.ndarray:
-    """A random smooth gain curve ``[bins]`` (linear amplitude) over log-spaced bins, within ±``size_db``.
-
-    A tilt spanning up to ±``size_db``/2 at the ends, plus two broad bumps (0.5–2 octaves wide) of up to
-    ±``size_db``/2: the colouring that separates one soundfont's (or room's) version of an instrument from
-    another's, while the harmonic pattern and the envelope over time, which define the instrument, stay as they are.
-    """
-    octaves = np.arange(bins) / bins_per_octave
-    span = max(float(octaves[-1]), 1e-6)
-    curve_db = rng.uniform(-1, 1) * size_db * (octaves / span - 0.5)
-    for _ in range(2):
-        centre, width = rng.uniform(0, span), rng.uniform(0.5, 2.0)
-        curve_db += rng.uniform(-1, 1) * size_db / 2 * np.exp(-0.5 * ((octaves - centre) / width) ** 2)
-    return (10 ** (np.clip(curve_db, -size_db, size_db) / 20)).astype(np.float32)
 
 
 def _shift_rows(array: np.ndarray, shift: int) -> np.ndarray:

@@ -46,6 +46,7 @@ class SeparatorTrainConfig:
     adversarial_start_step: int = 300
     remix: float = 0.5
     gain_db: tuple[float, float] = (-6.0, 3.0)
+    eq_db: float = 0.0  # a random smooth equaliser of up to ±eq_db on each source of a training crop (0: none)
     val_every_steps: int = 250
     val_items: int = 24
     val_segment_seconds: float = 10.0
@@ -53,6 +54,7 @@ class SeparatorTrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     num_workers: int = 1
+    init: str | None = None  # fine-tuning: the separator (shipped name or folder) whose weights training starts from
 
 
 def _small(sources: tuple[str, ...]) -> SeparatorConfig:
@@ -122,6 +124,11 @@ SEPARATOR_PRESETS: dict[str, tuple[SeparatorConfig, SeparatorTrainConfig]] = {
     "tiny-vocoder": (dataclasses.replace(_TINY, reconstruction="vocoder", vocoder=_TINY_GAN), _TINY_TRAIN),
     "tiny": (_TINY, _TINY_TRAIN),
 }
+
+
+# Fine-tuning a trained separator (--finetune): a tenth of the learning rate, a short warm-up, and the KL term at
+# its full weight from the start (the latent is already shaped; annealing it from 0 again would loosen it).
+SEPARATOR_FINETUNE = {"learning_rate": 1e-4, "final_learning_rate": 1e-5, "warmup_steps": 50, "kl_warmup_steps": 1}
 
 
 def separator_preset(name: str, *, sources: tuple[str, ...] | None = None):

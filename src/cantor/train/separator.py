@@ -21,7 +21,7 @@ from cantor.models.presets import SeparatorTrainConfig
 from cantor.models.registry import resolve_model
 from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig, TCNVAESeparator
 from cantor.models.vocoder import VOCODER_KIND, VocoderConfig, build_vocoder
-from cantor.models.weights import load_weights
+from cantor.models.weights import load_base_weights, load_weights
 from cantor.nn.discriminator import SpectrogramDiscriminator
 from cantor.train import losses
 from cantor.train.runner import RunOptions, describe_run, model_exporter, run_training, warmup_cosine
@@ -40,6 +40,8 @@ class SeparatorSystem(L.LightningModule):
         if adversarial and not self.train_config.discriminator:
             raise ValueError(f"loss terms {sorted(adversarial)} need discriminator=True")
         self.model = TCNVAESeparator(self.model_config)
+        if self.train_config.init:
+            load_base_weights(self.model, self.train_config.init, kind=SEPARATOR_KIND, config=self.model_config)
         self.discriminator = (
             SpectrogramDiscriminator(
                 sources=len(self.model_config.sources),
@@ -162,6 +164,7 @@ def separator_dataloaders(
         sample_rate=model_config.sample_rate,
         remix=train_config.remix,
         gain_db=train_config.gain_db,
+        eq_db=train_config.eq_db,
         samples_per_epoch=samples,
         seed=train_config.seed,
         channels=model_config.channels,
