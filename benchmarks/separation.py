@@ -94,10 +94,11 @@ def evaluate(
     museval_songs: int = 0,
     museval_systems: tuple[str, ...] = (),
     shared: SharedPrograms | None = None,
+    split: str = "test",
 ) -> dict:
-    """Score every system (and the oracles, and HPSS for drums) on the test split of ``root``, songs whole; with
+    """Score every system (and the oracles, and HPSS for drums) on ``split`` of ``root``, songs whole; with
     ``shared``, also each source's median over only the songs where its sound is new (``si_sdri_unshared``)."""
-    dataset = MultitrackDataset(root, split="test", sources=sources, segment_seconds=None, sample_rate=44100)
+    dataset = MultitrackDataset(root, split=split, sources=sources, segment_seconds=None, sample_rate=44100)
     count = min(len(dataset), limit or len(dataset))
     labels = [*systems, "oracle IRM (ceiling)", "oracle IBM"]
     scores = {name: [] for name in labels}
@@ -217,8 +218,9 @@ def main() -> None:
         help="precision of the Cantor models (default auto); repeat to add rows for the first model at the others",
     )
     parser.add_argument("--peer", action="append", default=[], help="LABEL=FOLDER written by benchmarks/peers.py")
-    parser.add_argument("--test", type=Path, required=True, help="data folder whose test split is in-domain")
+    parser.add_argument("--test", type=Path, required=True, help="in-domain data folder (its --split is scored)")
     parser.add_argument("--unseen", type=Path, help="data folder rendered with a soundfont not used in training")
+    parser.add_argument("--split", default="test", help="the split scored (valid: to choose between candidates)")
     parser.add_argument("--songs", type=int, default=None)
     parser.add_argument("--museval", type=int, default=0, help="BSSEval v4 SDR on the first N songs of each set")
     parser.add_argument("--threads", type=int, default=2)
@@ -266,11 +268,12 @@ def main() -> None:
     # museval for the first (shipped) model and the peers: the ablations and post-filters are compared by SI-SDR
     peers = tuple(spec.split("=", 1)[0] for spec in args.peer)
     museval = {"museval_songs": args.museval, "museval_systems": (next(iter(systems)), *peers)}
-    results = {"in-domain test split": evaluate(args.test, systems, sources, args.songs, **museval)}
+    split = args.split
+    results = {f"in-domain {split} split": evaluate(args.test, systems, sources, args.songs, **museval, split=split)}
     if args.unseen:
-        title = "unseen soundfont (TimGM6mb), same test compositions"
+        title = f"unseen soundfont (TimGM6mb), same {split} compositions"
         shared = SharedPrograms(args.skip_shared_with) if args.skip_shared_with else None
-        results[title] = evaluate(args.unseen, systems, sources, args.songs, **museval, shared=shared)
+        results[title] = evaluate(args.unseen, systems, sources, args.songs, **museval, shared=shared, split=split)
     lines = [header(f"Separation: {', '.join(sources)}"), *details]
     lines.append(f"- torch threads: {args.threads}; songs scored whole (30 s), medians over songs")
     for title, result in results.items():
