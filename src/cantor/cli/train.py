@@ -455,17 +455,14 @@ def _analysis_finetune_recipe(task: str, base: str):
     """(the base model's config, the preset recipe with the fine-tuning rate and steps, starting from the base)."""
     from cantor.models.instrument import INSTRUMENT_KIND, InstrumentClassifierConfig
     from cantor.models.presets import ANALYSIS_FINETUNE, analysis_preset
-    from cantor.models.registry import resolve_model
     from cantor.models.transcriber import TRANSCRIBER_KIND, TranscriberConfig
-    from cantor.models.weights import read_config
 
     kind, config_class = (
         (TRANSCRIBER_KIND, TranscriberConfig)
         if task == "transcriber"
         else (INSTRUMENT_KIND, InstrumentClassifierConfig)
     )
-    folder = resolve_model(base, kind=kind)
-    config = config_class.from_dict(read_config(folder, kind=kind)["config"])
+    folder, config = _base_model(base, kind, config_class)
     _, recipe = analysis_preset(task, "transcriber-small" if task == "transcriber" else "classifier-small")
     return config, dataclasses.replace(recipe, **ANALYSIS_FINETUNE, init=str(folder))
 
@@ -473,12 +470,9 @@ def _analysis_finetune_recipe(task: str, base: str):
 def _vocoder_finetune_recipe(base: str):
     """(the base vocoder's config, its family's small recipe with the fine-tuning rate and steps, from the base)."""
     from cantor.models.presets import VOCODER_FINETUNE, vocoder_preset
-    from cantor.models.registry import resolve_model
     from cantor.models.vocoder import VOCODER_KIND, VocoderConfig
-    from cantor.models.weights import read_config
 
-    folder = resolve_model(base, kind=VOCODER_KIND)
-    config = VocoderConfig.from_dict(read_config(folder, kind=VOCODER_KIND)["config"])
+    folder, config = _base_model(base, VOCODER_KIND, VocoderConfig)
     phase = config.gan.phase if config.family == "gan" else "local"
     _, recipe = vocoder_preset(f"{config.family}-small" if phase == "local" else f"gan-small-{phase}")
     return config, dataclasses.replace(recipe, **VOCODER_FINETUNE, init=str(folder))
@@ -510,11 +504,18 @@ def _finetune_recipe(base: str, recipe):
 def _separator_finetune_recipe(base: str, preset: str):
     """(the base separator's config, ``preset``'s recipe at the fine-tuning rate, starting from the base)."""
     from cantor.models.presets import SEPARATOR_FINETUNE, separator_preset
-    from cantor.models.registry import resolve_model
     from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
-    from cantor.models.weights import read_config
 
-    folder = resolve_model(base, kind=SEPARATOR_KIND)
-    config = SeparatorConfig.from_dict(read_config(folder, kind=SEPARATOR_KIND)["config"])
+    folder, config = _base_model(base, SEPARATOR_KIND, SeparatorConfig)
     _, recipe = separator_preset(preset)
     return config, dataclasses.replace(recipe, **SEPARATOR_FINETUNE, init=str(folder))
+
+
+def _base_model(base: str, kind: str, config_class):
+    """(the folder of ``base``, a shipped name or a folder, and its config as ``config_class``): what a fine-tune starts
+    from."""
+    from cantor.models.registry import resolve_model
+    from cantor.models.weights import read_config
+
+    folder = resolve_model(base, kind=kind)
+    return folder, config_class.from_dict(read_config(folder, kind=kind)["config"])

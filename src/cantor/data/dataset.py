@@ -183,8 +183,8 @@ class MultitrackDataset(Dataset):
     def describe(self) -> str:
         minutes = sum(s.frames for s in self.songs) / self.sample_rate / 60
         remixed = f", {self.remix:.0%} remixed" if self.remix else ""
-        remixed += f", equalised ±{self.eq_db:g} dB" if self.eq_db and self.random_crops else ""
-        mode = f"random crops{remixed}" if self.random_crops else "tiled crops"
+        equalised = f", equalised ±{self.eq_db:g} dB" if self.eq_db else ""
+        mode = f"random crops{remixed}{equalised}" if self.random_crops else "tiled crops"
         segment = "whole songs" if self.segment is None else f"{self.segment / self.sample_rate:g} s"
         return f"{self.split}: {len(self.songs)} songs, {minutes:.1f} min, {len(self)} items of {segment} ({mode})"
 

@@ -160,12 +160,11 @@ def run_chunked(function: Function, read: Reader, plan: ChunkPlan) -> Iterator[t
         memory.after_chunk()
         weight = plan.weight(start, stop)
         overlap = 0 if pending is None else pending.shape[-1]  # the earlier chunks reach [start, start + overlap)
-        if pending is not None:
-            pending = pending + output[..., :overlap] * weight[:overlap]
-            norm = norm + weight[:overlap]
         next_start = spans[index + 1][0] if index + 1 < len(spans) else plan.length
         final = next_start - start  # everything before the next chunk's start is complete
-        if pending is not None and overlap:
+        if overlap:
+            pending = pending + output[..., :overlap] * weight[:overlap]
+            norm = norm + weight[:overlap]
             yield start, pending[..., :final] / norm[:final].clamp_min(1e-8)
         if final > overlap:  # this chunk's own part
             alone, alone_weight = output[..., overlap:final], weight[overlap:final]
