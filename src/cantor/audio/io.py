@@ -2,6 +2,7 @@
 
 Every reader error becomes an :class:`~cantor.errors.AudioError` naming the file and the reason, and every write is
 atomic (a temporary file in the target folder, renamed when complete), so a crash never leaves a half-written file.
+Formats libsndfile does not read (M4A, MP4, Opus, …) go through :mod:`cantor.audio.decode`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import soundfile
 import soxr
 import torch
 
+from cantor.audio.decode import FFMPEG_EXTENSIONS, DecodedInfo, decode_array, needs_ffmpeg, probe
 from cantor.audio.resample import resample
 from cantor.errors import AudioError
 from cantor.files import atomic_path
 
-READABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+READABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", *FFMPEG_EXTENSIONS)
 WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 DEFAULT_SUBTYPE = {"WAV": "FLOAT", "FLAC": "PCM_24"}
 
@@ -27,7 +29,7 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = False
     """Read an audio file as float32.
 
     Args:
-        path: a WAV, FLAC, OGG or MP3 file.
+        path: a WAV, FLAC, OGG, MP3 or AIFF file, or one FFmpeg decodes (M4A, MP4, Opus, WebM, WMA, …).
         sample_rate: resample to this rate; ``None`` keeps the file's rate.
         mono: average the channels into one.
 
@@ -49,7 +51,13 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = False
 
 
 def read_array(path: Path, *, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
-    """Read ``frames`` frames from ``start`` as a float32 array ``[time, channels]``, with every check of ``load``."""
+    """Read ``frames`` frames from ``start`` as a float32 array ``[time, channels]``, with every check of ``load``.
+    A format that needs FFmpeg is decoded whole each time: stream long ones through :func:`~cantor.audio.decode.
+    readable` instead."""
+    if needs_ffmpeg(path):
+        audio_info(path)  # (its checks and messages)
+        data, rate = decode_array(path)
+        return data[start : None if frames < 0 else start + frames], rate
     info = audio_info(path)
     wanted = info.frames - start if frames < 0 else min(frames, info.frames - start)
     try:
@@ -87,8 +95,9 @@ def _read_in_blocks(path: Path, start: int, wanted: int, channels: int) -> tuple
     return (np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)), rate
 
 
-def audio_info(path: str | Path) -> soundfile._SoundFileInfo:
-    """Header information of a readable, non-empty audio file (raises :class:`AudioError` otherwise)."""
+def audio_info(path: str | Path) -> soundfile._SoundFileInfo | DecodedInfo:
+    """Header information of a readable, non-empty audio file (raises :class:`AudioError` otherwise); for a format
+    that needs FFmpeg, the container's estimate of its length."""
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such file")
@@ -96,6 +105,8 @@ def audio_info(path: str | Path) -> soundfile._SoundFileInfo:
         raise AudioError(f"{path}: is a directory, not an audio file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
+    if needs_ffmpeg(path):
+        return probe(path)
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError) as error:

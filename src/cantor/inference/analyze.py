@@ -180,6 +180,7 @@ class Analyzer:
         ``stems/<stem>.wav``), with memory flat in its duration: the stems are separated to disk and read back 40 s
         at a time."""
         from cantor.analysis.report import write_results
+        from cantor.audio.decode import readable
         from cantor.audio.io import audio_info, resample_file
         from cantor.errors import CantorError
         from cantor.files import staged_folder
@@ -187,18 +188,21 @@ class Analyzer:
         path, folder = Path(path), Path(folder)
         if folder.exists() and not overwrite:
             raise CantorError(f"{folder} exists; pass --overwrite to replace it")
-        info = audio_info(path)
+        audio_info(path)  # (a bad file fails here, before the staging folder exists)
         steps = self._steps(progress, separate, "mix")
-        with staged_folder(folder) as staging:
+        with staged_folder(folder) as staging, readable(path, staging) as source:
+            info = audio_info(source)
             stems_folder = staging / "stems"
             if separate:
-                written = self.separator.separate_file(path, staging, progress=steps.samples("separating", info.frames))
+                written = self.separator.separate_file(
+                    source, staging, progress=steps.samples("separating", info.frames)
+                )
                 next(iter(written.values())).parent.rename(stems_folder)
             else:
                 stems_folder.mkdir()
-                written = {"mix": resample_file(path, stems_folder / "mix.wav", target_sample_rate=info.samplerate)}
+                written = {"mix": resample_file(source, stems_folder / "mix.wav", target_sample_rate=info.samplerate)}
             readers = {name: _file_reader(stems_folder / stem.name) for name, stem in written.items()}
-            whole = _file_reader(path) if separate else None
+            whole = _file_reader(source) if separate else None
             analysis = self._analyze_readers(readers, whole, info.frames, info.samplerate, steps)
             steps.share("writing the report")(1.0)
             write_results(analysis, staging, title=title or path.stem)

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile
 import torch
 
+from cantor.audio.decode import readable
 from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
@@ -195,11 +196,12 @@ class Separator:
                     progress(info.frames)
                 return paths
             raise CantorError(f"{target} exists and is incomplete or different; pass --overwrite to replace it")
-        with staged_folder(target) as partial:
+        with staged_folder(target) as partial, readable(path, partial) as source:
+            info = audio_info(source)  # (exact, where the first was a compressed container's estimate)
             if info.samplerate == self.sample_rate:
-                self._stream(path, info, partial, wanted, audio_format, progress)
+                self._stream(source, info, partial, wanted, audio_format, progress)
             else:
-                self._stream_other_rate(path, info, partial, wanted, audio_format, progress)
+                self._stream_other_rate(source, info, partial, wanted, audio_format, progress)
         return paths
 
     def _stream_other_rate(

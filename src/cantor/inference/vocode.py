@@ -17,6 +17,7 @@ import numpy as np
 import soundfile
 import torch
 
+from cantor.audio.decode import readable
 from cantor.audio.io import audio_info, read_array, resample_file
 from cantor.audio.resample import fit_length, resample
 from cantor.errors import AudioError, CantorError, UsageError
@@ -257,22 +258,16 @@ class Vocoder:
         file to file, and the result back.
         """
         path, out = Path(path), Path(out)
-        info = audio_info(path)
+        audio_info(path)  # (a bad file fails here, before anything is written)
         if out.exists() and not overwrite:
             raise CantorError(f"{out} exists; pass --overwrite to replace it")
         make_folder(out.parent)
         partial = out.with_name(f".{out.stem}.partial.wav")
         staging = out.with_name(f".{out.stem}.staging")
         try:
-            if info.samplerate == self.sample_rate:
-                self._stream(path, partial, progress)
-            else:
-                staging.mkdir(exist_ok=True)
-                model_input = resample_file(path, staging / "input.wav", target_sample_rate=self.sample_rate)
-                ratio = info.samplerate / self.sample_rate
-                scaled = (lambda n: progress(round(n * ratio))) if progress else None
-                self._stream(model_input, staging / "output.wav", scaled)
-                resample_file(staging / "output.wav", partial, target_sample_rate=info.samplerate, frames=info.frames)
+            staging.mkdir(exist_ok=True)
+            with readable(path, staging) as source:
+                self._resynthesize_readable(source, staging, partial, progress)
             partial.replace(out)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -280,6 +275,18 @@ class Vocoder:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return out
+
+    def _resynthesize_readable(self, path: Path, staging: Path, partial: Path, progress: Progress | None) -> None:
+        """A file libsndfile reads into ``partial``; through the vocoder's rate (in ``staging``) if it has another."""
+        info = audio_info(path)
+        if info.samplerate == self.sample_rate:
+            self._stream(path, partial, progress)
+        else:
+            model_input = resample_file(path, staging / "input.wav", target_sample_rate=self.sample_rate)
+            ratio = info.samplerate / self.sample_rate
+            scaled = (lambda n: progress(round(n * ratio))) if progress else None
+            self._stream(model_input, staging / "output.wav", scaled)
+            resample_file(staging / "output.wav", partial, target_sample_rate=info.samplerate, frames=info.frames)
 
     def _stream(self, path: Path, out: Path, progress: Progress | None) -> None:
         """Resynthesise a file at the vocoder's rate into ``out``, chunk by chunk."""

@@ -32,7 +32,6 @@ from fastapi.staticfiles import StaticFiles
 from cantor.web.jobs import NEEDS_UPLOAD, JobStore, check_options, run_job
 
 STATIC = Path(__file__).parent / "static"
-UPLOAD_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
 @dataclass(frozen=True)
@@ -178,11 +177,11 @@ def create_app(settings: StudioSettings = StudioSettings()) -> FastAPI:
 async def _receive(request: Request, store: JobStore, job, limit: int) -> None:
     """Stream the body to ``input/upload<suffix>``, refusing it (413) as soon as it passes ``limit`` bytes, then
     decode its header (415 when it is not audio)."""
-    from cantor.audio.io import audio_info
+    from cantor.audio.io import READABLE_EXTENSIONS, audio_info
     from cantor.errors import CantorError
 
     suffix = Path(job.input_name or "").suffix.lower()
-    target = store.folder(job.id) / "input" / f"upload{suffix if suffix in UPLOAD_SUFFIXES else '.wav'}"
+    target = store.folder(job.id) / "input" / f"upload{suffix if suffix in READABLE_EXTENSIONS else '.wav'}"
     size = 0
     with open(target, "wb") as file:
         async for chunk in request.stream():
