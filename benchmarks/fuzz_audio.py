@@ -1,4 +1,5 @@
-"""Fuzz the audio loader for a bounded time: mutated WAV, FLAC and OGG files and random bytes must either load (to
+"""Fuzz the audio loader for a bounded time: mutated WAV, FLAC, OGG, M4A (AAC) and Opus files and random bytes must
+either load (to
 finite float32 audio of the header's shape) or raise Cantor's own clear error — never crash, hang or raise anything
 else. Not a test: it runs for ``--seconds`` and writes what it found to ``benchmarks/results/fuzz_audio.md``.
 
@@ -19,6 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import av
 import numpy as np
 import soundfile
 from hypothesis import HealthCheck, given, settings
@@ -31,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import header
 
 
-def seeds() -> dict[str, bytes]:
-    """Small valid files to mutate: 16-bit WAV, float WAV, FLAC, OGG, mono and 6 channels."""
+def seeds() -> dict[str, tuple[str, bytes]]:
+    """Small valid files to mutate, with their suffixes: 16-bit WAV, float WAV, FLAC, OGG, mono and 6 channels
+    (libsndfile reads these), AAC in M4A and Opus (FFmpeg's decoders read these)."""
     rng = np.random.default_rng(0)
     found = {}
     for name, channels, fmt, subtype in (
@@ -44,7 +47,18 @@ def seeds() -> dict[str, bytes]:
     ):
         buffer = io.BytesIO()
         soundfile.write(buffer, rng.uniform(-0.5, 0.5, (2000, channels)), 8000, format=fmt, subtype=subtype)
-        found[name] = buffer.getvalue()
+        found[name] = (fmt.lower(), buffer.getvalue())
+    for name, codec, rate in (("m4a", "aac", 8000), ("opus", "libopus", 48000)):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="ipod" if name == "m4a" else "opus") as container:
+            stream = container.add_stream(codec, rate=rate, layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                rng.uniform(-0.5, 0.5, (2, 2000)).astype(np.float32), format="fltp", layout="stereo"
+            )
+            frame.sample_rate = rate
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                container.mux(packet)
+        found[name] = (name, buffer.getvalue())
     return found
 
 
@@ -58,7 +72,7 @@ def mutated(draw) -> tuple[str, bytes]:
     name = draw(st.sampled_from([*SEEDS, "random"]))
     if name == "random":
         return name, draw(st.binary(max_size=4096))
-    data = bytearray(SEEDS[name])
+    data = bytearray(SEEDS[name][1])
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["flip", "cut", "append", "field"]))
         if kind == "flip" and data:
@@ -78,7 +92,7 @@ def mutated(draw) -> tuple[str, bytes]:
 
 def check(folder: Path, case: tuple[str, bytes]) -> None:
     name, data = case
-    path = folder / f"case.{'flac' if name == 'flac' else 'ogg' if name == 'ogg' else 'wav'}"
+    path = folder / f"case.{SEEDS[name][0] if name in SEEDS else 'wav'}"
     path.write_bytes(data)
     try:
         audio, rate = load(path)

@@ -42,15 +42,14 @@ def probe(path: str | Path) -> DecodedInfo:
     """Rate, channels and the estimated length of the first audio stream (raises :class:`AudioError`)."""
     path = Path(path)
     with _open(path) as (_, stream):
-        rate = stream.codec_context.sample_rate or stream.rate
+        context = stream.codec_context
         if stream.duration is not None and stream.time_base is not None:
             seconds = float(stream.duration * stream.time_base)
         else:
             seconds = (stream.container.duration or 0) / 1_000_000  # (the container's, in microseconds)
-        channels = stream.codec_context.channels
-    if not rate or not channels:
-        raise AudioError(f"{path}: the audio stream gives no sample rate or channel count")
-    return DecodedInfo(round(seconds * rate), rate, channels, f"FFMPEG:{stream.codec_context.name}")
+        return DecodedInfo(
+            round(seconds * context.sample_rate), context.sample_rate, context.channels, f"FFMPEG:{context.name}"
+        )
 
 
 def decode_blocks(path: str | Path) -> Iterator[np.ndarray]:
@@ -122,7 +121,13 @@ def _open(path: Path):
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: has no audio stream")
-        yield container, container.streams.audio[0]
+        stream = container.streams.audio[0]
+        context = stream.codec_context
+        if context is None:
+            raise AudioError(f"{path}: an audio stream in a codec FFmpeg does not decode")
+        if not context.sample_rate or not context.channels:
+            raise AudioError(f"{path}: the audio stream gives no sample rate or channel count")
+        yield container, stream
 
 
 def _checked(path: Path, blocks: list[np.ndarray]) -> np.ndarray:
