@@ -37,3 +37,17 @@ def write_video_only(path: Path) -> Path:
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def write_stem_file(path: Path, streams: list[np.ndarray], rate: int) -> Path:
+    """A multi-stream MP4 like MUSDB18's ``.stem.mp4``: each ``[time, channels]`` array one AAC stream, in order."""
+    with av.open(str(path), "w", format="mp4") as container:
+        encoders = [container.add_stream("aac", rate=rate, layout=LAYOUTS[audio.shape[1]]) for audio in streams]
+        for encoder, audio in zip(encoders, streams, strict=True):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio.T, dtype=np.float32), format="fltp", layout=LAYOUTS[audio.shape[1]]
+            )
+            frame.sample_rate = rate
+            for packet in [*encoder.encode(frame), *encoder.encode(None)]:
+                container.mux(packet)
+    return path

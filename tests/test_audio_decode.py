@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from cantor.audio import audio_info, load
-from cantor.audio.decode import decode_array, decode_to_wav, readable
+from cantor.audio.decode import decode_array, decode_to_file, readable
 from cantor.errors import AudioError
 from tests.encoded import write_encoded, write_video_only
 
@@ -42,7 +42,7 @@ def test_compressed_formats_load_with_their_rate_channels_length_and_pitch(tmp_p
 def test_decoding_to_a_wav_gives_the_same_samples_and_readable_cleans_up(tmp_path):
     path = write_encoded(tmp_path / "tones.m4a", _tones(), RATE)
     whole, _ = decode_array(path)
-    written, rate = soundfile.read(decode_to_wav(path, tmp_path / "decoded.wav"), dtype="float32")
+    written, rate = soundfile.read(decode_to_file(path, tmp_path / "decoded.wav"), dtype="float32")
     assert rate == RATE and np.array_equal(written, whole)
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -38,31 +38,39 @@ def needs_ffmpeg(path: str | Path) -> bool:
     return Path(path).suffix.lower() in FFMPEG_EXTENSIONS
 
 
-def probe(path: str | Path) -> DecodedInfo:
-    """Rate, channels and the estimated length of the first audio stream (raises :class:`AudioError`)."""
+def probe(path: str | Path, *, stream: int = 0) -> DecodedInfo:
+    """Rate, channels and the estimated length of an audio stream, by default the first (raises
+    :class:`AudioError`)."""
     path = Path(path)
-    with _open(path) as (_, stream):
-        context = stream.codec_context
-        if stream.duration is not None and stream.time_base is not None:
-            seconds = float(stream.duration * stream.time_base)
+    with _open(path, stream) as (container, audio):
+        context = audio.codec_context
+        if audio.duration is not None and audio.time_base is not None:
+            seconds = float(audio.duration * audio.time_base)
         else:
-            seconds = (stream.container.duration or 0) / 1_000_000  # (the container's, in microseconds)
+            seconds = (container.duration or 0) / 1_000_000  # (the container's, in microseconds)
         return DecodedInfo(
             round(seconds * context.sample_rate), context.sample_rate, context.channels, f"FFMPEG:{context.name}"
         )
 
 
-def decode_blocks(path: str | Path) -> Iterator[np.ndarray]:
-    """The first audio stream as float32 blocks ``[time, channels]`` at its own rate (:func:`probe`'s), in order."""
+def count_audio_streams(path: str | Path) -> int:
+    """How many audio streams a container holds (a MUSDB18 ``.stem.mp4``: five — the mixture, then the stems)."""
+    with _open(Path(path), 0) as (container, _):
+        return len(container.streams.audio)
+
+
+def decode_blocks(path: str | Path, *, stream: int = 0) -> Iterator[np.ndarray]:
+    """An audio stream (by default the first) as float32 blocks ``[time, channels]`` at its own rate (:func:`probe`'s),
+    in order."""
     import av
 
     path = Path(path)
-    with _open(path) as (container, stream):
-        context = stream.codec_context
+    with _open(path, stream) as (container, audio):
+        context = audio.codec_context
         # Packed float32 at the stream's own rate and layout: a format change only, no resampling.
         converter = av.AudioResampler(format="flt", layout=context.layout, rate=context.sample_rate)
         try:
-            for frame in itertools.chain(container.decode(stream), [None]):  # (None: what the converter holds)
+            for frame in itertools.chain(container.decode(audio), [None]):  # (None: what the converter holds)
                 for converted in converter.resample(frame):
                     yield converted.to_ndarray().reshape(-1, context.channels)
         except av.error.FFmpegError as error:
@@ -74,17 +82,18 @@ def decode_array(path: str | Path) -> tuple[np.ndarray, int]:
     return _checked(Path(path), list(decode_blocks(path))), probe(path).samplerate
 
 
-def decode_to_wav(path: str | Path, target: str | Path) -> Path:
-    """Decode into a 32-bit float WAV at the source's rate and channels, block by block (flat memory); the target
-    appears only when complete."""
+def decode_to_file(path: str | Path, target: str | Path, *, stream: int = 0, subtype: str = "FLOAT") -> Path:
+    """Decode an audio stream (by default the first) into ``target`` (WAV or FLAC, by its suffix; 32-bit float WAV by
+    default) at the stream's rate and channels, block by block (flat memory); the target appears only when
+    complete."""
     path = Path(path)
-    info = probe(path)
+    info = probe(path, stream=stream)
     written = 0
     with atomic_path(target) as partial:
         with soundfile.SoundFile(
-            partial, "w", samplerate=info.samplerate, channels=info.channels, format="WAV", subtype="FLOAT"
+            partial, "w", samplerate=info.samplerate, channels=info.channels, subtype=subtype
         ) as out:
-            for block in decode_blocks(path):
+            for block in decode_blocks(path, stream=stream):
                 _check_finite(path, block)
                 out.write(block)
                 written += len(block)
@@ -103,15 +112,15 @@ def readable(path: str | Path, scratch: str | Path) -> Iterator[Path]:
         return
     decoded = Path(scratch) / f".{path.stem}.decoded.wav"
     try:
-        yield decode_to_wav(path, decoded)
+        yield decode_to_file(path, decoded)
     finally:
         decoded.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def _open(path: Path):
-    """The container and its first audio stream; every failure an :class:`AudioError` naming the file (a missing or
-    empty file is :func:`~cantor.audio.io.audio_info`'s to report, first)."""
+def _open(path: Path, index: int = 0):
+    """The container and its audio stream ``index``; every failure an :class:`AudioError` naming the file (a missing
+    or empty file is :func:`~cantor.audio.io.audio_info`'s to report, first)."""
     import av
 
     try:
@@ -121,7 +130,9 @@ def _open(path: Path):
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: has no audio stream")
-        stream = container.streams.audio[0]
+        if index >= len(container.streams.audio):
+            raise AudioError(f"{path}: has {len(container.streams.audio)} audio streams, not {index + 1}")
+        stream = container.streams.audio[index]
         context = stream.codec_context
         if context is None:
             raise AudioError(f"{path}: an audio stream in a codec FFmpeg does not decode")

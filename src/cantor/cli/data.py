@@ -96,6 +96,48 @@ def build(
         raise CantorError(f"{len(report.failed)} of {total} songs failed (the others are complete)")
 
 
+@data_app.command("import-stems")
+def import_stems(
+    source: Path = typer.Argument(..., help="MUSDB18's folder: <split>/<track>.stem.mp4 (train/ and test/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write <split>/<track>/<stem>.<format> to."),
+    audio_format: str = typer.Option("flac", "--format", help="flac (24-bit) or wav (32-bit float)."),
+    names: str = typer.Option(
+        "mixture,drums,bass,other,vocals", "--names", help="The streams' names, in the files' order (MUSDB18's)."
+    ),
+) -> None:
+    """Unpack MUSDB18-style .stem.mp4 files (the mixture and its stems as AAC streams) into the folder layout that
+    training and the benchmarks read (MUSDB18-HQ's). Resumable: complete tracks are skipped."""
+    from cantor.data.musdb import import_stem_files
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]decoding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("tracks", total=None)
+        report = import_stem_files(
+            source,
+            out,
+            names=tuple(name.strip() for name in names.split(",") if name.strip()),
+            audio_format=audio_format,
+            on_plan=lambda count: progress.update(task, total=count),
+            on_track=lambda _: progress.advance(task),
+        )
+    console.print(
+        f"imported {len(report.imported)} tracks, skipped {len(report.skipped)} already complete → {out}",
+        soft_wrap=True,
+    )
+    for path, reason in report.failed:
+        console.print(f"[red]failed[/red] {reason if path in reason else f'{path}: {reason}'}", soft_wrap=True)
+    if report.failed:
+        total = len(report.imported) + len(report.skipped) + len(report.failed)
+        raise CantorError(f"{len(report.failed)} of {total} tracks failed (the others are complete)")
+
+
 @data_app.command("stats")
 def stats(
     root: Path = typer.Argument(..., help="A folder built by 'cantor data build' (or with manifest.jsonl)."),
