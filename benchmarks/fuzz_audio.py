@@ -1,7 +1,7 @@
-"""Fuzz the audio loader for a bounded time: mutated WAV, FLAC, OGG, M4A (AAC) and Opus files and random bytes must
-either load (to
-finite float32 audio of the header's shape) or raise Cantor's own clear error — never crash, hang or raise anything
-else. Not a test: it runs for ``--seconds`` and writes what it found to ``benchmarks/results/fuzz_audio.md``.
+"""Fuzz the audio loader for a bounded time: mutated WAV, FLAC, OGG, M4A (AAC) and Opus files and random bytes
+must either load (to finite float32 audio of the header's shape) or raise Cantor's own clear error — never crash,
+hang or raise anything else. Not a test: it runs for ``--seconds`` and writes what it found to
+``benchmarks/results/fuzz_audio.md``.
 
     .venv/bin/python benchmarks/fuzz_audio.py --seconds 300 --out benchmarks/results/fuzz_audio.md
 

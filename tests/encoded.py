@@ -10,18 +10,24 @@ import numpy as np
 LAYOUTS = {1: "mono", 2: "stereo"}
 
 
-def write_encoded(path: Path, audio: np.ndarray, rate: int, codec: str = "aac", *, faststart: bool = False) -> Path:
-    """``audio [time, channels]`` (float, mono or stereo) encoded with ``codec`` into ``path``; the container is
-    chosen by the suffix (``.m4a``, ``.opus``, ``.webm``, …). ``faststart``: an MP4's index before its samples (as
-    files made for streaming have it), not after."""
-    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as container:
-        stream = container.add_stream(codec, rate=rate, layout=LAYOUTS[audio.shape[1]])
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(audio.T, dtype=np.float32), format="fltp", layout=LAYOUTS[audio.shape[1]]
-        )
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
+def write_encoded(
+    path: Path, audio: np.ndarray | list[np.ndarray], rate: int, codec: str = "aac", *, options: dict | None = None
+) -> Path:
+    """``audio [time, channels]`` (float, mono or stereo) encoded with ``codec`` into ``path``, the container chosen
+    by the suffix (``.m4a``, ``.opus``, ``.webm``, …). A list of arrays gives one stream each, in order, as in
+    MUSDB18's ``.stem.mp4``. ``options`` go to the muxer: ``{"movflags": "faststart"}`` puts an MP4's index before
+    its samples (as files made for streaming have it), ``{"live": "1"}`` writes a WebM without its length (as a
+    browser's recorder does)."""
+    streams = audio if isinstance(audio, list) else [audio]
+    with av.open(str(path), "w", options=options or {}) as container:
+        encoders = [container.add_stream(codec, rate=rate, layout=LAYOUTS[item.shape[1]]) for item in streams]
+        for encoder, item in zip(encoders, streams, strict=True):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(item.T, dtype=np.float32), format="fltp", layout=LAYOUTS[item.shape[1]]
+            )
+            frame.sample_rate = rate
+            for packet in [*encoder.encode(frame), *encoder.encode(None)]:
+                container.mux(packet)
     return path
 
 
@@ -36,18 +42,4 @@ def write_video_only(path: Path) -> Path:
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
-    return path
-
-
-def write_stem_file(path: Path, streams: list[np.ndarray], rate: int) -> Path:
-    """A multi-stream MP4 like MUSDB18's ``.stem.mp4``: each ``[time, channels]`` array one AAC stream, in order."""
-    with av.open(str(path), "w", format="mp4") as container:
-        encoders = [container.add_stream("aac", rate=rate, layout=LAYOUTS[audio.shape[1]]) for audio in streams]
-        for encoder, audio in zip(encoders, streams, strict=True):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(audio.T, dtype=np.float32), format="fltp", layout=LAYOUTS[audio.shape[1]]
-            )
-            frame.sample_rate = rate
-            for packet in [*encoder.encode(frame), *encoder.encode(None)]:
-                container.mux(packet)
     return path

@@ -231,6 +231,26 @@ def test_file_analysis_streams_and_equals_the_in_memory_one(tmp_path, analyzer):
     np.testing.assert_array_equal(soundfile.read(tmp_path / "out" / "stems" / "mix.wav", dtype="float32")[0], audio)
 
 
+def test_a_compressed_file_is_analysed_like_its_decoded_audio(tmp_path, analyzer):
+    """An M4A goes through the decoder: its tone's note, its decoded audio as the stem, and no decoded copy left in
+    the folder (nor the separator's staging, when it separates)."""
+    from cantor.audio import load
+    from tests.encoded import write_encoded
+
+    write_encoded(tmp_path / "tune.m4a", _tone(440.0, 3.0)[:, None], RATE)
+    for separate in (False, True):
+        out = tmp_path / f"separate-{separate}"
+        analysis = analyzer.analyze_file(tmp_path / "tune.m4a", out, separate=separate)
+        written = sorted(p.name for p in out.iterdir())
+        assert written == ["analysis.json", "notes.mid", "report.html", "score.musicxml", "stems"]
+        assert not list(out.rglob(".*"))
+    mix = analyzer.analyze_file(tmp_path / "tune.m4a", tmp_path / "mix", separate=False).stems["mix"]
+    assert [note.pitch for note in mix.notes] == [69]
+    stem, _ = soundfile.read(tmp_path / "mix" / "stems" / "mix.wav", dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(stem.T, load(tmp_path / "tune.m4a")[0].numpy())
+    assert set(analysis.stems) == {"drums", "bass", "melody", "other"}
+
+
 def test_cli_analyze_bad_inputs(tmp_path, tiny_transcriber, tiny_classifier):
     models = ["--transcriber", str(tiny_transcriber / "best"), "--classifier", str(tiny_classifier / "best")]
     missing = cantor("analyze", str(tmp_path / "nope.wav"), "-o", str(tmp_path / "out"), *models)

@@ -8,7 +8,7 @@ import soundfile
 
 from cantor.cli.main import main
 from cantor.data.dataset import MultitrackDataset
-from tests.encoded import write_stem_file
+from tests.encoded import write_encoded
 
 RATE = 44100
 STEM_HZ = {"drums": 220.0, "bass": 110.0, "other": 330.0, "vocals": 440.0}
@@ -36,9 +36,9 @@ def test_stem_files_unpack_into_the_layout_training_reads(capsys, tmp_path):
     streams = [sum(stems.values()), *stems.values()]
     for split, track in (("train", "Artist - Song"), ("test", "Other - Tune")):
         (tmp_path / "musdb" / split).mkdir(parents=True, exist_ok=True)
-        write_stem_file(tmp_path / "musdb" / split / f"{track}.stem.mp4", streams, RATE)
+        write_encoded(tmp_path / "musdb" / split / f"{track}.stem.mp4", streams, RATE)
     (tmp_path / "musdb" / "train" / "Broken - Three Streams.stem.mp4").write_bytes(b"")
-    write_stem_file(tmp_path / "musdb" / "train" / "Short - Three Streams.stem.mp4", streams[:3], RATE)
+    write_encoded(tmp_path / "musdb" / "train" / "Short - Three Streams.stem.mp4", streams[:3], RATE)
 
     code, stderr = _run(capsys, "data", "import-stems", str(tmp_path / "musdb"), "-o", str(tmp_path / "hq"))
     assert code == 1 and "2 of 4 tracks failed" in " ".join(stderr.split())

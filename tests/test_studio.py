@@ -66,6 +66,22 @@ def test_separating_the_bundled_example_end_to_end(studio):
     assert client.get(f"/api/jobs/{job['id']}").status_code == 404
 
 
+def test_a_compressed_upload_separates_to_stems_as_long_as_its_decoded_audio(studio, tmp_path):
+    """AAC in M4A, the common format of phones' and shops' music, through the decoder into the usual job."""
+    from cantor.audio import load
+    from tests.encoded import write_encoded
+
+    client, _ = studio
+    mixture, rate = soundfile.read(EXAMPLE, frames=3 * 44100, dtype="float32")
+    upload = write_encoded(tmp_path / "track.m4a", mixture, rate)
+    response = submit(client, "separate", {"model": "band"}, upload.read_bytes(), filename="track.m4a")
+    assert response.status_code == 201, response.text
+    job = wait(client, response.json()["id"])
+    assert job["state"] == "done", job["error"]
+    bass, bass_rate = soundfile.read(io.BytesIO(client.get(f"/api/jobs/{job['id']}/files/bass.wav").content))
+    assert bass_rate == rate and bass.shape == tuple(reversed(load(upload)[0].shape))
+
+
 def test_generating_writes_midi_audio_and_a_piano_roll(studio):
     client, _ = studio
     response = submit(client, "generate", {"style": "chorale", "bars": 4, "n": 2, "seed": 3, "key": "Bb"})

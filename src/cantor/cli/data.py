@@ -100,14 +100,16 @@ def build(
 def import_stems(
     source: Path = typer.Argument(..., help="MUSDB18's folder: <split>/<track>.stem.mp4 (train/ and test/)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write <split>/<track>/<stem>.<format> to."),
-    audio_format: str = typer.Option("flac", "--format", help="flac (24-bit) or wav (32-bit float)."),
+    audio_format: str = typer.Option(
+        "flac", "--format", help="flac (24-bit, clips a decode past full scale) or wav (32-bit float, twice the size)."
+    ),
     names: str = typer.Option(
-        "mixture,drums,bass,other,vocals", "--names", help="The streams' names, in the files' order (MUSDB18's)."
+        None, "--names", help="The streams' names, in the files' order. Default: MUSDB18's (mixture, then its stems)."
     ),
 ) -> None:
     """Unpack MUSDB18-style .stem.mp4 files (the mixture and its stems as AAC streams) into the folder layout that
     training and the benchmarks read (MUSDB18-HQ's). Resumable: complete tracks are skipped."""
-    from cantor.data.musdb import import_stem_files
+    from cantor.data.musdb import MUSDB_STREAMS, import_stem_files
 
     console = Console(stderr=True)
     with Progress(
@@ -122,7 +124,7 @@ def import_stems(
         report = import_stem_files(
             source,
             out,
-            names=tuple(name.strip() for name in names.split(",") if name.strip()),
+            names=tuple(name.strip() for name in names.split(",") if name.strip()) if names else MUSDB_STREAMS,
             audio_format=audio_format,
             on_plan=lambda count: progress.update(task, total=count),
             on_track=lambda _: progress.advance(task),

@@ -18,8 +18,8 @@ from cantor.files import staged_folder
 
 STEM_SUFFIX = ".stem.mp4"
 MUSDB_STREAMS = ("mixture", "drums", "bass", "other", "vocals")
-# FLAC: 24-bit integers (a lossless copy of the decoded AAC, but for the rare sample of a loud master that the
-# decoder returns beyond full scale, clipped); WAV: 32-bit float, bit-exact and about twice the size.
+# FLAC: 24-bit integers, about half the size, but a loud master's decode can go past full scale and is clipped
+# there (then the mixture is no longer quite the sum of its stems); WAV: 32-bit float, the decoder's samples exactly.
 SUBTYPES = {"flac": "PCM_24", "wav": "FLOAT"}
 
 

@@ -277,7 +277,8 @@ class Vocoder:
         return out
 
     def _resynthesize_readable(self, path: Path, staging: Path, partial: Path, progress: Progress | None) -> None:
-        """A file libsndfile reads into ``partial``; through the vocoder's rate (in ``staging``) if it has another."""
+        """Resynthesise ``path`` (a format libsndfile reads) into ``partial``, through the vocoder's rate (resampled
+        files in ``staging``) where the file has another."""
         info = audio_info(path)
         if info.samplerate == self.sample_rate:
             self._stream(path, partial, progress)
