@@ -1,4 +1,4 @@
-"""Fuzz the audio loader for a bounded time: mutated WAV, FLAC, OGG, M4A (AAC) and Opus files and random bytes
+"""Fuzz the audio loader for a bounded time: mutated WAV, FLAC, OGG, M4A and ADTS (AAC) and Opus files and random bytes
 must either load (to finite float32 audio of the header's shape) or raise Cantor's own clear error — never crash,
 hang or raise anything else. Not a test: it runs for ``--seconds`` and writes what it found to
 ``benchmarks/results/fuzz_audio.md``.
@@ -35,7 +35,7 @@ from _report import header
 
 def seeds() -> dict[str, tuple[str, bytes]]:
     """Small valid files to mutate, with their suffixes: 16-bit WAV, float WAV, FLAC, OGG, mono and 6 channels
-    (libsndfile reads these), AAC in M4A and Opus (FFmpeg's decoders read these)."""
+    (libsndfile reads these), AAC in M4A and bare (ADTS), and Opus (FFmpeg's decoders read these)."""
     rng = np.random.default_rng(0)
     found = {}
     for name, channels, fmt, subtype in (
@@ -48,9 +48,13 @@ def seeds() -> dict[str, tuple[str, bytes]]:
         buffer = io.BytesIO()
         soundfile.write(buffer, rng.uniform(-0.5, 0.5, (2000, channels)), 8000, format=fmt, subtype=subtype)
         found[name] = (fmt.lower(), buffer.getvalue())
-    for name, codec, rate in (("m4a", "aac", 8000), ("opus", "libopus", 48000)):
+    for name, codec, rate, muxer in (
+        ("m4a", "aac", 8000, "ipod"),
+        ("aac", "aac", 8000, "adts"),
+        ("opus", "libopus", 48000, "opus"),
+    ):
         buffer = io.BytesIO()
-        with av.open(buffer, "w", format="ipod" if name == "m4a" else "opus") as container:
+        with av.open(buffer, "w", format=muxer) as container:
             stream = container.add_stream(codec, rate=rate, layout="stereo")
             frame = av.AudioFrame.from_ndarray(
                 rng.uniform(-0.5, 0.5, (2, 2000)).astype(np.float32), format="fltp", layout="stereo"
