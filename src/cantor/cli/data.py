@@ -23,6 +23,18 @@ def _soundfont_list(values: list[str] | None) -> tuple[str, ...]:
     return tuple(str(resolve_soundfont(font)) for font in fonts)
 
 
+def _counting_progress(verb: str, console: Console) -> Progress:
+    """A bar that counts the items of a long job (songs, tracks), with the time taken and the time left."""
+    return Progress(
+        TextColumn(f"[bold]{verb}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
 @data_app.command("build")
 def build(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the data set to (created; resumable)."),
@@ -65,14 +77,7 @@ def build(
     )
     console = Console(stderr=True)
     console.print(f"soundfonts: {', '.join(Path(f).name for f in config.soundfonts)}")
-    with Progress(
-        TextColumn("[bold]rendering"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with _counting_progress("rendering", console) as progress:
         wanted = tuple(s.strip() for s in splits.split(",") if s.strip())
         task = progress.add_task("songs", total=None)
         report = build_dataset(
@@ -112,14 +117,7 @@ def import_stems(
     from cantor.data.musdb import MUSDB_STREAMS, import_stem_files
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]decoding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with _counting_progress("decoding", console) as progress:
         task = progress.add_task("tracks", total=None)
         report = import_stem_files(
             source,
