@@ -106,10 +106,11 @@ def _blocks(frames, channels: int) -> Iterator[np.ndarray]:
             yield block
 
 
-def decode_array(path: str | Path) -> tuple[np.ndarray, int]:
-    """The whole first audio stream as float32 ``[time, channels]`` and its sample rate."""
+def decode_array(path: str | Path, info: DecodedInfo | None = None) -> tuple[np.ndarray, int]:
+    """The whole first audio stream as float32 ``[time, channels]`` and its sample rate (``info``: its
+    :func:`probe`, where the caller has it already)."""
     path = Path(path)
-    info = probe(path)
+    info = info or probe(path)
     data = np.concatenate(list(decode_blocks(path)) or [np.zeros((0, info.channels), np.float32)])
     _check_decoded(path, info, len(data))
     if not np.isfinite(data).all():

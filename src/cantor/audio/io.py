@@ -55,8 +55,7 @@ def read_array(path: Path, *, start: int = 0, frames: int = -1) -> tuple[np.ndar
     A format that needs FFmpeg is decoded whole each time: stream long ones through :func:`~cantor.audio.decode.
     readable` instead."""
     if needs_ffmpeg(path):
-        audio_info(path)  # (its checks and messages)
-        data, rate = decode_array(path)
+        data, rate = decode_array(path, audio_info(path))  # (audio_info: its checks and messages first)
         return data[start : None if frames < 0 else start + frames], rate
     info = audio_info(path)
     wanted = info.frames - start if frames < 0 else min(frames, info.frames - start)
