@@ -12,10 +12,10 @@ DEMO_DATA := build/demo-data
 setup: debian-packages $(VENV)/.installed
 
 # FluidSynth and the soundfonts used for rendering (FluidR3_GM; MuseScore_General, OPL-3 FM and Csound's GM bank
-# add variety);
+# add variety; avldrums' two recorded kits for --drum-soundfont);
 # python3-venv for a Debian system Python. Only missing packages are installed.
 DEBIAN_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont-small opl3-soundfont \
-	csound-soundfont python3-venv
+	csound-soundfont avldrums.lv2-soundfont python3-venv
 debian-packages:
 	@command -v dpkg >/dev/null || { echo "Cantor's set-up needs Debian or Ubuntu (dpkg/apt-get)"; exit 1; }
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

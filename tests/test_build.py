@@ -22,6 +22,7 @@ from cantor.data.corpus import load_corpus
 from cantor.errors import UsageError
 
 from .conftest import test_soundfonts
+from .soundfonts import BLACK_PEARL, write_preset_headers
 
 
 def _song_dirs(root: Path) -> list[Path]:
@@ -199,3 +200,30 @@ def test_shards_built_apart_are_the_full_build_and_train_together(band_build, ba
     assert sorted(song.name for song in together.songs) == sorted(p.name for p in (band_build / "train").iterdir())
     with pytest.raises(UsageError, match="shard"):
         build_dataset(band_config, tmp_path / "bad", shard=(3, 3))
+
+
+@pytest.mark.skipif(not BLACK_PEARL.is_file(), reason="avldrums.lv2-soundfont not installed (make setup installs it)")
+def test_drum_fonts_change_the_drums_and_nothing_else(band_build, band_config, tmp_path):
+    assert "drum_soundfonts" not in band_config.fingerprint()  # builds from before drum fonts still resume
+    config = BuildConfig(**{**band_config.__dict__, "songs": 1, "drum_soundfonts": (str(BLACK_PEARL),)})
+    report = build_dataset(config, tmp_path / "kit")
+    assert not report.failed, report.failed
+    (song,) = _song_dirs(tmp_path / "kit")
+    with_kit = json.loads((song / "song.json").read_text())["stems"]
+    before = json.loads((band_build / song.relative_to(tmp_path / "kit") / "song.json").read_text())["stems"]
+    assert with_kit["drums"]["soundfont"] == BLACK_PEARL.name != before["drums"]["soundfont"]
+    for name in ("bass", "melody", "other"):  # the same draws: same fonts, programs, gains and effects
+        assert {k: with_kit[name][k] for k in ("soundfont", "program", "gain_db", "effects")} == {
+            k: before[name][k] for k in ("soundfont", "program", "gain_db", "effects")
+        }
+    drums, _ = soundfile.read(song / "drums.wav")
+    assert np.sqrt(np.mean(drums**2)) > 1e-3
+
+
+def test_a_kit_font_for_pitched_stems_or_a_kitless_drum_font_is_refused(band_config, tmp_path):
+    kit = write_preset_headers(tmp_path / "kit.sf2", [(0, 0)])
+    with pytest.raises(UsageError, match=r"drum-kit soundfont.*--drum-soundfont"):
+        BuildConfig(**{**band_config.__dict__, "soundfonts": (str(kit),)})
+    melodic = write_preset_headers(tmp_path / "melodic.sf2", [(0, program) for program in range(16)])
+    with pytest.raises(UsageError, match="no drum kit"):
+        BuildConfig(**{**band_config.__dict__, "drum_soundfonts": (str(melodic),)})

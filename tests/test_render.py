@@ -7,8 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cantor.data.render import FluidRenderer, NoteEvent, resolve_soundfont, timgm6mb_soundfont
+from cantor.data.render import (
+    FluidRenderer,
+    NoteEvent,
+    is_drum_kit_font,
+    resolve_soundfont,
+    soundfont_presets,
+    timgm6mb_soundfont,
+)
 from cantor.errors import CantorError
+
+from .soundfonts import BLACK_PEARL, write_preset_headers
 
 RATE = 44100
 
@@ -70,3 +79,52 @@ def test_bare_soundfont_names_resolve_to_known_fonts(tmp_path):
     own.write_bytes(b"")
     assert resolve_soundfont(str(own)) == own
     assert resolve_soundfont("no-such-font.sf2") == Path("no-such-font.sf2")
+
+
+def test_preset_headers_are_read_from_the_file():
+    presets = soundfont_presets(timgm6mb_soundfont())
+    assert {(0, program) for program in range(128)} <= presets and (128, 0) in presets
+    assert not is_drum_kit_font(presets)
+
+
+@pytest.mark.parametrize("pad_odd_chunks", [True, False])
+def test_preset_headers_are_found_behind_odd_chunks_padded_or_not(tmp_path, pad_odd_chunks):
+    font = write_preset_headers(tmp_path / "kit.sf2", [(0, 0)], pad_odd_chunks=pad_odd_chunks)
+    assert soundfont_presets(font) == {(0, 0)} and is_drum_kit_font(soundfont_presets(font))
+    melodic = write_preset_headers(tmp_path / "gm.sf2", [(0, p) for p in range(10)], pad_odd_chunks=pad_odd_chunks)
+    assert not is_drum_kit_font(soundfont_presets(melodic))
+
+
+def test_a_file_that_is_no_soundfont_is_a_clear_error(tmp_path):
+    (tmp_path / "text.sf2").write_text("hello")
+    with pytest.raises(CantorError, match="not a SoundFont"):
+        soundfont_presets(tmp_path / "text.sf2")
+    truncated = write_preset_headers(tmp_path / "cut.sf2", [(0, 0)]).read_bytes()[:40]
+    (tmp_path / "cut.sf2").write_bytes(truncated)
+    with pytest.raises(CantorError, match=r"SoundFont|presets"):
+        soundfont_presets(tmp_path / "cut.sf2")
+
+
+@pytest.mark.skipif(not BLACK_PEARL.is_file(), reason="avldrums.lv2-soundfont not installed (make setup installs it)")
+def test_a_recorded_kit_plays_the_drums_and_refuses_pitched_stems():
+    renderer = FluidRenderer([BLACK_PEARL], sample_rate=RATE)
+    try:
+        # GM's Acoustic Bass Drum (35) is below the kit's keys: it must still sound, as the kick (36) does.
+        for key in (35, 36, 38, 42):
+            stem = renderer.render(
+                [NoteEvent(0.0, 0.2, key, 110)], soundfont=BLACK_PEARL, program=0, is_drum=True, num_samples=RATE
+            )
+            assert np.abs(stem.audio).max() > 0.01, key
+        kick = renderer.render(
+            [NoteEvent(0.0, 0.2, 36, 110)], soundfont=BLACK_PEARL, program=0, is_drum=True, num_samples=RATE
+        )
+        low = renderer.render(
+            [NoteEvent(0.0, 0.2, 35, 110)], soundfont=BLACK_PEARL, program=0, is_drum=True, num_samples=RATE
+        )
+        assert np.array_equal(kick.audio, low.audio) and (kick.bank, kick.program) == (0, 0)
+        with pytest.raises(CantorError, match="drum-kit soundfont cannot play a pitched stem"):
+            renderer.render(
+                [NoteEvent(0.0, 0.2, 60, 110)], soundfont=BLACK_PEARL, program=0, is_drum=False, num_samples=RATE
+            )
+    finally:
+        renderer.close()

@@ -14,11 +14,11 @@ from cantor.errors import CantorError, UsageError
 data_app = typer.Typer(help="Build and inspect labelled multitrack data.", no_args_is_help=True)
 
 
-def _soundfont_list(values: list[str] | None) -> tuple[str, ...]:
+def _soundfont_list(values: list[str] | None, *, default: bool = True) -> tuple[str, ...]:
     from cantor.data.render import default_soundfonts, resolve_soundfont
 
     if not values:
-        return tuple(str(path) for path in default_soundfonts())
+        return tuple(str(path) for path in default_soundfonts()) if default else ()
     fonts = [item.strip() for value in values for item in value.split(",") if item.strip()]
     return tuple(str(resolve_soundfont(font)) for font in fonts)
 
@@ -47,6 +47,12 @@ def build(
     soundfont: list[str] = typer.Option(
         None, "--soundfont", help="Soundfont(s), repeat or comma-separate; one is drawn per stem. Default: all found."
     ),
+    drum_soundfont: list[str] = typer.Option(
+        None,
+        "--drum-soundfont",
+        help="Soundfont(s) for the drum stems only, e.g. the recorded kits Black_Pearl_4_LV2 and Red_Zeppelin_4_LV2 "
+        "(Debian's avldrums.lv2-soundfont). Default: drums draw from --soundfont.",
+    ),
     jobs: int = typer.Option(1, "-j", "--jobs", help="Worker processes."),
     effects: bool = typer.Option(True, "--effects/--no-effects", help="Per-stem EQ, compression, reverb, panning."),
     audio_format: str = typer.Option("wav", "--format", help="wav or flac (both 24-bit, lossless)."),
@@ -71,12 +77,15 @@ def build(
         seconds=seconds,
         seed=seed,
         soundfonts=_soundfont_list(soundfont),
+        drum_soundfonts=_soundfont_list(drum_soundfont, default=False),
         sample_rate=sample_rate,
         effects=effects,
         audio_format=audio_format,
     )
     console = Console(stderr=True)
     console.print(f"soundfonts: {', '.join(Path(f).name for f in config.soundfonts)}")
+    if config.drum_soundfonts:
+        console.print(f"drum soundfonts: {', '.join(Path(f).name for f in config.drum_soundfonts)}")
     with _counting_progress("rendering", console) as progress:
         wanted = tuple(s.strip() for s in splits.split(",") if s.strip())
         task = progress.add_task("songs", total=None)

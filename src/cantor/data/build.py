@@ -38,7 +38,7 @@ from cantor.data.arrange import PRESETS, Arrangement, arrange
 from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.effects import apply_effects, draw_effects, rms_db
 from cantor.data.instruments import family_of, instrument_name
-from cantor.data.render import FluidRenderer
+from cantor.data.render import DRUM_BANK, FluidRenderer, is_drum_kit_font, soundfont_presets
 from cantor.data.theory import PITCH_CLASS_NAMES
 from cantor.errors import CantorError, UsageError
 from cantor.files import write_json_atomic, write_text_atomic
@@ -53,6 +53,7 @@ BAND_CHORALE_SHARE = 0.3
 STEM_GAIN_DB = {"melody": (-3, 3), "other": (-8, 0), "bass": (-6, 2), "drums": (-6, 2)}
 VOICE_GAIN_DB = (-6, 0)
 STEM_REFERENCE_DB = -20.0
+DRUM_FONT_STREAM = 1  # seeds the drum-font draw apart from the song's own stream ([seed, index])
 AUDIO_FORMATS = ("wav", "flac")  # both 24-bit PCM
 
 
@@ -66,6 +67,8 @@ class BuildConfig:
     seed: int = 0
     soundfonts: tuple[str, ...] = ()
     sample_rate: int = 44100
+    # Fonts drum stems draw from instead of ``soundfonts`` (e.g. recorded kits); empty: drums use ``soundfonts``.
+    drum_soundfonts: tuple[str, ...] = ()
     effects: bool = True
     audio_format: str = "wav"
 
@@ -78,9 +81,18 @@ class BuildConfig:
             raise UsageError(f"--seconds must be between 2 and 600, got {self.seconds}")
         if not self.soundfonts:
             raise UsageError("no soundfont given and none found: install fluid-soundfont-gm or pass --soundfont")
-        missing = [font for font in self.soundfonts if not Path(font).is_file()]
+        missing = [font for font in (*self.soundfonts, *self.drum_soundfonts) if not Path(font).is_file()]
         if missing:
             raise UsageError(f"soundfont not found: {', '.join(missing)}")
+        for font in self.soundfonts:
+            if is_drum_kit_font(soundfont_presets(font)):
+                raise UsageError(
+                    f"{font} is a drum-kit soundfont, not a General-MIDI set: pass it with --drum-soundfont"
+                )
+        for font in self.drum_soundfonts:
+            presets = soundfont_presets(font)
+            if not is_drum_kit_font(presets) and not any(bank == DRUM_BANK for bank, _ in presets):
+                raise UsageError(f"{font} has no drum kit (no bank-128 preset): it cannot be a --drum-soundfont")
         if self.audio_format not in AUDIO_FORMATS:
             raise UsageError(f"--format must be one of {', '.join(AUDIO_FORMATS)}, got {self.audio_format!r}")
         if not 8000 <= self.sample_rate <= 192000:
@@ -91,8 +103,16 @@ class BuildConfig:
         settings = asdict(self)
         settings.pop("songs")
         settings["soundfonts"] = [Path(f).name for f in self.soundfonts]
+        settings["drum_soundfonts"] = [Path(f).name for f in self.drum_soundfonts]
+        if not self.drum_soundfonts:  # builds made before drum fonts existed keep their fingerprint
+            settings.pop("drum_soundfonts")
         settings["format_version"] = BUILD_FORMAT_VERSION
         return settings
+
+    @property
+    def all_soundfonts(self) -> tuple[str, ...]:
+        """Every font the build renders with, each once."""
+        return tuple(dict.fromkeys((*self.soundfonts, *self.drum_soundfonts)))
 
     @property
     def stems(self) -> tuple[str, ...]:
@@ -191,7 +211,7 @@ def build_dataset(
         else:
             todo.append(spec)
     if workers <= 1 or len(todo) <= 1:
-        renderer = FluidRenderer(config.soundfonts, sample_rate=config.sample_rate) if todo else None
+        renderer = FluidRenderer(config.all_soundfonts, sample_rate=config.sample_rate) if todo else None
         for spec in todo:
             _collect(report, spec, lambda s=spec: render_song(s, config, out, renderer), on_song)
         if renderer is not None:
@@ -202,7 +222,7 @@ def build_dataset(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(config.soundfonts, config.sample_rate),
+            initargs=(config.all_soundfonts, config.sample_rate),
         ) as pool:
             futures = {pool.submit(_render_in_worker, spec, config, out): spec for spec in todo}
             for future in as_completed(futures):
@@ -266,6 +286,11 @@ def render_song(spec: SongSpec, config: BuildConfig, out: Path, renderer: FluidR
     for name in config.stems:
         plan = arrangement.stems[name]
         soundfont = config.soundfonts[int(rng.integers(len(config.soundfonts)))]
+        if plan.is_drum and config.drum_soundfonts:
+            # Drawn from a stream of its own, after the usual draw: a build with drum fonts has the same songs, stem
+            # for stem, as one without, but for the drums' sound.
+            drum_rng = np.random.default_rng([config.seed, spec.index, DRUM_FONT_STREAM])
+            soundfont = config.drum_soundfonts[int(drum_rng.integers(len(config.drum_soundfonts)))]
         rendered = renderer.render(
             plan.notes, soundfont=soundfont, program=plan.program, is_drum=plan.is_drum, num_samples=num_samples
         )

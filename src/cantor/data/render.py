@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,11 @@ from cantor.errors import CantorError
 
 DRUM_CHANNEL = 9
 DRUM_BANK = 128
+# A font with fewer melodic presets than this and no bank-128 kit is a drum-kit font (e.g. avldrums' recorded kits,
+# one preset at bank 0): never a source of pitched stems.
+MIN_MELODIC_PRESETS = 8
+# The recorded kits Cantor knows start at key 36; GM's Acoustic Bass Drum (35) would be silent, so it plays as 36.
+KIT_FONT_KEY_MAP = {35: 36}
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,47 @@ class RenderedStem:
     audio: np.ndarray
     bank: int
     program: int
+
+
+def soundfont_presets(path: str | Path) -> frozenset[tuple[int, int]]:
+    """The ``(bank, program)`` of every preset in an SF2/SF3 file, read from its ``phdr`` chunk without loading
+    samples (milliseconds, even for a 140 MB font). Raises :class:`CantorError` when the file is no soundfont."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            start = file.read(12)
+            if len(start) < 12 or start[:4] != b"RIFF" or start[8:] != b"sfbk":
+                raise CantorError(f"{path}: not a SoundFont (SF2/SF3) file")
+            # Top level: LIST INFO, LIST sdta (the samples, skipped), LIST pdta (the preset headers come first).
+            while len(header := file.read(12)) == 12:
+                chunk, size, kind = struct.unpack("<4sI4s", header)
+                if chunk == b"LIST" and kind == b"pdta":
+                    phdr, records_size = struct.unpack("<4sI", file.read(8))
+                    if phdr != b"phdr":
+                        break
+                    records = file.read(records_size)
+                    # 38-byte records: name[20], preset, bank, …; the last one is the terminal "EOP" record.
+                    return frozenset(
+                        (bank, program)
+                        for program, bank in (
+                            struct.unpack_from("<HH", records, offset + 20)
+                            for offset in range(0, records_size - 38, 38)
+                        )
+                    )
+                file.seek(size - 4, os.SEEK_CUR)
+                if size % 2 and file.read(4) != b"LIST":  # RIFF pads odd chunks; some SF3 writers do not
+                    file.seek(-3, os.SEEK_CUR)
+                else:
+                    file.seek(-4 if size % 2 else 0, os.SEEK_CUR)
+    except (OSError, struct.error) as error:
+        raise CantorError(f"{path}: cannot read soundfont presets ({error})") from error
+    raise CantorError(f"{path}: not a SoundFont (SF2/SF3) file: no preset headers")
+
+
+def is_drum_kit_font(presets: frozenset[tuple[int, int]]) -> bool:
+    """A font of a recorded drum kit (or a few), not a General-MIDI set: no bank-128 kit and too few melodic
+    presets to play the GM programs Cantor's arrangements ask for."""
+    return not any(bank == DRUM_BANK for bank, _ in presets) and len(presets) < MIN_MELODIC_PRESETS
 
 
 def _import_fluidsynth():
@@ -73,6 +120,7 @@ class FluidRenderer:
         self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
         self._quiet_fluidsynth_log()
         self._holders = {}
+        self._kit_fonts = set()
         for font in soundfonts:
             font = Path(font)
             if not font.is_file():
@@ -81,6 +129,8 @@ class FluidRenderer:
             if holder.sfload(str(font)) < 0:
                 raise CantorError(f"{font}: FluidSynth cannot load this soundfont")
             self._holders[font] = holder
+            if is_drum_kit_font(soundfont_presets(font)):
+                self._kit_fonts.add(font)
 
     def _quiet_fluidsynth_log(self) -> None:
         """FluidSynth prints an error for every preset a font lacks; Cantor checks return codes and falls back
@@ -117,11 +167,18 @@ class FluidRenderer:
         font = Path(soundfont)
         if font not in self._holders:
             raise CantorError(f"{font}: soundfont was not loaded by this renderer")
+        kit_font = font in self._kit_fonts
+        if kit_font and not is_drum:
+            raise CantorError(f"{font}: a drum-kit soundfont cannot play a pitched stem")
         synth = self._new_synth()
         try:
             font_id = synth.sfload(str(font))
             channel = DRUM_CHANNEL if is_drum else 0
-            bank, program = self._select_preset(synth, font_id, channel, program, is_drum)
+            if kit_font:
+                bank, program = self._select_kit(synth, font_id, font)
+                notes = [replace(note, pitch=KIT_FONT_KEY_MAP.get(note.pitch, note.pitch)) for note in notes]
+            else:
+                bank, program = self._select_preset(synth, font_id, channel, program, is_drum)
             audio = self._play(synth, notes, channel, num_samples)
         finally:
             synth.delete()
@@ -136,6 +193,14 @@ class FluidRenderer:
             if synth.program_select(channel, font_id, bank, candidate) == 0:
                 return bank, candidate
         raise CantorError(f"soundfont has neither bank {bank} program {program} nor a fallback")
+
+    @staticmethod
+    def _select_kit(synth, font_id: int, font: Path) -> tuple[int, int]:
+        """A drum-kit font's first preset, on the drum channel (FluidSynth plays any preset selected there)."""
+        bank, program = min(soundfont_presets(font))
+        if synth.program_select(DRUM_CHANNEL, font_id, bank, program) != 0:
+            raise CantorError(f"{font}: FluidSynth cannot select the kit at bank {bank} program {program}")
+        return bank, program
 
     def _play(self, synth, notes: Sequence[NoteEvent], channel: int, num_samples: int) -> np.ndarray:
         events = []
@@ -186,6 +251,16 @@ def default_soundfonts() -> list[Path]:
     return [path for path in candidates if path.is_file() and os.access(path, os.R_OK)]
 
 
+def drum_kit_soundfonts() -> list[Path]:
+    """Recorded drum kits found on this machine (Debian's ``avldrums.lv2-soundfont``: two multi-sampled acoustic
+    kits), for drum stems only (``--drum-soundfont``)."""
+    candidates = [
+        Path("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2"),
+        Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2"),
+    ]
+    return [path for path in candidates if path.is_file() and os.access(path, os.R_OK)]
+
+
 def timgm6mb_soundfont() -> Path:
     """TimGM6mb, shipped inside the pretty_midi wheel: Cantor's held-out font for generalisation tests."""
     import pretty_midi
@@ -201,7 +276,7 @@ def resolve_soundfont(font: str) -> Path:
     path = Path(font).expanduser()
     if path.exists() or path.parent != Path("."):
         return path
-    for known in [*default_soundfonts(), timgm6mb_soundfont()]:
+    for known in [*default_soundfonts(), *drum_kit_soundfonts(), timgm6mb_soundfont()]:
         if font in (known.name, known.stem):
             return known
     return path
