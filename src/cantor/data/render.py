@@ -79,10 +79,9 @@ def soundfont_presets(path: str | Path) -> frozenset[tuple[int, int]]:
                         )
                     )
                 file.seek(size - 4, os.SEEK_CUR)
-                if size % 2 and file.read(4) != b"LIST":  # RIFF pads odd chunks; some SF3 writers do not
-                    file.seek(-3, os.SEEK_CUR)
-                else:
-                    file.seek(-4 if size % 2 else 0, os.SEEK_CUR)
+                if size % 2:  # RIFF pads an odd chunk with a byte; some SF3 writers do not
+                    padded = file.read(4) != b"LIST"
+                    file.seek(-3 if padded else -4, os.SEEK_CUR)
     except (OSError, struct.error) as error:
         raise CantorError(f"{path}: cannot read soundfont presets ({error})") from error
     raise CantorError(f"{path}: not a SoundFont (SF2/SF3) file: no preset headers")
@@ -120,7 +119,7 @@ class FluidRenderer:
         self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
         self._quiet_fluidsynth_log()
         self._holders = {}
-        self._kit_fonts = set()
+        self._kit_presets: dict[Path, tuple[int, int]] = {}  # drum-kit fonts → the (bank, program) of their kit
         for font in soundfonts:
             font = Path(font)
             if not font.is_file():
@@ -129,8 +128,9 @@ class FluidRenderer:
             if holder.sfload(str(font)) < 0:
                 raise CantorError(f"{font}: FluidSynth cannot load this soundfont")
             self._holders[font] = holder
-            if is_drum_kit_font(soundfont_presets(font)):
-                self._kit_fonts.add(font)
+            presets = soundfont_presets(font)
+            if is_drum_kit_font(presets):
+                self._kit_presets[font] = min(presets)
 
     def _quiet_fluidsynth_log(self) -> None:
         """FluidSynth prints an error for every preset a font lacks; Cantor checks return codes and falls back
@@ -167,15 +167,17 @@ class FluidRenderer:
         font = Path(soundfont)
         if font not in self._holders:
             raise CantorError(f"{font}: soundfont was not loaded by this renderer")
-        kit_font = font in self._kit_fonts
-        if kit_font and not is_drum:
+        kit = self._kit_presets.get(font)
+        if kit is not None and not is_drum:
             raise CantorError(f"{font}: a drum-kit soundfont cannot play a pitched stem")
         synth = self._new_synth()
         try:
             font_id = synth.sfload(str(font))
             channel = DRUM_CHANNEL if is_drum else 0
-            if kit_font:
-                bank, program = self._select_kit(synth, font_id, font)
+            if kit is not None:
+                bank, program = kit
+                if synth.program_select(DRUM_CHANNEL, font_id, bank, program) != 0:  # any preset plays on channel 10
+                    raise CantorError(f"{font}: FluidSynth cannot select its kit (bank {bank}, program {program})")
                 notes = [replace(note, pitch=KIT_FONT_KEY_MAP.get(note.pitch, note.pitch)) for note in notes]
             else:
                 bank, program = self._select_preset(synth, font_id, channel, program, is_drum)
@@ -193,14 +195,6 @@ class FluidRenderer:
             if synth.program_select(channel, font_id, bank, candidate) == 0:
                 return bank, candidate
         raise CantorError(f"soundfont has neither bank {bank} program {program} nor a fallback")
-
-    @staticmethod
-    def _select_kit(synth, font_id: int, font: Path) -> tuple[int, int]:
-        """A drum-kit font's first preset, on the drum channel (FluidSynth plays any preset selected there)."""
-        bank, program = min(soundfont_presets(font))
-        if synth.program_select(DRUM_CHANNEL, font_id, bank, program) != 0:
-            raise CantorError(f"{font}: FluidSynth cannot select the kit at bank {bank} program {program}")
-        return bank, program
 
     def _play(self, synth, notes: Sequence[NoteEvent], channel: int, num_samples: int) -> np.ndarray:
         events = []
