@@ -11,9 +11,12 @@ mixture itself as the estimate; medians over songs. ``--model`` may repeat (the 
 HPSS's percussive part is the classical baseline for drums; the oracle masks are the ceiling. ``--museval N``
 adds BSSEval v4 SDR (museval: 1-s windows, median over windows, then over songs) on the first N songs of each set
 for the shipped model, the peers and the IRM (about 25 s per song and system, so not for every row).
-``--skip-shared-with sf_GMbank`` adds, for the unseen set, the scores of only those sources whose program the unseen
-font renders unlike that training font (``benchmarks/font_overlap.py``): the sources whose sound no training stem
-had. The rest of the mixture is unchanged, so it measures separating a new sound out of a half-familiar mix.
+``--unseen`` may repeat: each set's title says what it was rendered with (its ``build.json``), e.g. an unseen
+soundfont, or the training fonts with drums from a recorded kit (``cantor data build --drum-soundfont``).
+``--skip-shared-with sf_GMbank`` adds, for each set in an unseen font, the scores of only those sources whose
+program the unseen font renders unlike that training font (``benchmarks/font_overlap.py``): the sources whose sound
+no training stem had. The rest of the mixture is unchanged, so it measures separating a new sound out of a
+half-familiar mix.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 import torch
 
 from cantor.data.dataset import MultitrackDataset
+from cantor.data.render import default_soundfonts
 from cantor.data.stems import read_song_labels
 from cantor.features.stft import ISTFT, STFT, STFTConfig
 from cantor.inference.precision import PRECISIONS
@@ -201,6 +205,22 @@ def table(title: str, result: dict, sources: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def describe_unseen_set(folder: Path) -> tuple[str, bool]:
+    """A held-out set's title from its ``build.json`` (what it was rendered with), and whether its pitched stems
+    are in a font other than the training fonts."""
+    build = json.loads((folder / "build.json").read_text())
+    fonts, drum_fonts = build["soundfonts"], build.get("drum_soundfonts", [])
+    training = {font.name for font in default_soundfonts()}
+    unseen_font = not training & set(fonts)
+    if unseen_font:
+        title = f"unseen soundfont ({', '.join(Path(font).stem for font in fonts)})"
+    else:
+        title = "training soundfonts"
+    if drum_fonts:
+        title += f", drums from {', '.join(Path(font).stem for font in drum_fonts)}"
+    return title, unseen_font
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="Cantor separator (shipped name or folder); repeatable")
@@ -219,7 +239,14 @@ def main() -> None:
     )
     parser.add_argument("--peer", action="append", default=[], help="LABEL=FOLDER written by benchmarks/peers.py")
     parser.add_argument("--test", type=Path, required=True, help="in-domain data folder (its --split is scored)")
-    parser.add_argument("--unseen", type=Path, help="data folder rendered with a soundfont not used in training")
+    parser.add_argument(
+        "--unseen",
+        type=Path,
+        action="append",
+        default=[],
+        help="data folder of the same compositions in sounds not used in training (an unseen soundfont, or recorded "
+        "drum kits: --drum-soundfont); repeatable",
+    )
     parser.add_argument("--split", default="test", help="the split scored (valid: to choose between candidates)")
     parser.add_argument("--songs", type=int, default=None)
     parser.add_argument("--museval", type=int, default=0, help="BSSEval v4 SDR on the first N songs of each set")
@@ -270,10 +297,13 @@ def main() -> None:
     museval = {"museval_songs": args.museval, "museval_systems": (next(iter(systems)), *peers)}
     split = args.split
     results = {f"in-domain {split} split": evaluate(args.test, systems, sources, args.songs, **museval, split=split)}
-    if args.unseen:
-        title = f"unseen soundfont (TimGM6mb), same {split} compositions"
-        shared = SharedPrograms(args.skip_shared_with) if args.skip_shared_with else None
-        results[title] = evaluate(args.unseen, systems, sources, args.songs, **museval, shared=shared, split=split)
+    for folder in args.unseen:
+        title, unseen_font = describe_unseen_set(folder)
+        # "Truly unseen" sources only make sense where the pitched stems are in an unseen font.
+        shared = SharedPrograms(args.skip_shared_with) if args.skip_shared_with and unseen_font else None
+        results[f"{title}, same {split} compositions"] = evaluate(
+            folder, systems, sources, args.songs, **museval, shared=shared, split=split
+        )
     lines = [header(f"Separation: {', '.join(sources)}"), *details]
     lines.append(f"- torch threads: {args.threads}; songs scored whole (30 s), medians over songs")
     for title, result in results.items():
