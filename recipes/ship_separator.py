@@ -21,13 +21,20 @@ from cantor.models.separator import SEPARATOR_KIND, SeparatorConfig
 
 
 def soundfonts_line(run_info: dict) -> str:
-    """ "4 soundfonts (A, B, …)" as the run's data folder records them (``build.json``), else "General-MIDI
-    soundfonts"."""
-    build = Path(run_info.get("data", "")) / "build.json"
-    if not build.is_file():
+    """ "4 soundfonts (A, B, …)", and the drum stems' own fonts where a build had them, as the run's data folders
+    record them (``build.json``; the run lists its folders comma-separated), else "General-MIDI soundfonts"."""
+    fonts: dict[str, None] = {}
+    drum_fonts: dict[str, None] = {}
+    for folder in filter(None, run_info.get("data", "").split(", ")):
+        build = Path(folder) / "build.json"
+        if build.is_file():
+            settings = json.loads(build.read_text())
+            fonts |= dict.fromkeys(Path(font).stem for font in settings.get("soundfonts", []))
+            drum_fonts |= dict.fromkeys(Path(font).stem for font in settings.get("drum_soundfonts", []))
+    if not fonts:
         return "General-MIDI soundfonts"
-    fonts = json.loads(build.read_text()).get("soundfonts", [])
-    return f"{len(fonts)} soundfonts ({', '.join(Path(font).stem for font in fonts)})"
+    line = f"{len(fonts)} soundfonts ({', '.join(fonts)})"
+    return line + (f" and, for drums, {', '.join(drum_fonts)}" if drum_fonts else "")
 
 
 def main() -> None:
