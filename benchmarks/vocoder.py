@@ -72,13 +72,16 @@ def steady_tone_errors(decode, frontend: LogMel, sample_rate: int) -> list[float
     return errors
 
 
-def pick_clips(root: Path, *, count: int, seconds: float, sample_rate: int, split: str = "test") -> list[dict]:
-    """One clip per song of ``split``, cycling through mixture and stems; near-silent choices fall through to the
-    next."""
+def pick_clips(
+    root: Path, *, count: int, seconds: float, sample_rate: int, split: str = "test", stem: str | None = None
+) -> list[dict]:
+    """One clip per song of ``split``, cycling through mixture and stems (or only ``stem``); near-silent choices
+    fall through to the next."""
     songs = sorted(p for p in (root / split).iterdir() if p.is_dir())
     clips = []
     for index, song in enumerate(songs):
         files = sorted(song.glob("*.wav")) + sorted(song.glob("*.flac"))
+        files = [path for path in files if stem is None or path.stem == stem]
         for shift in range(len(files)):
             path = files[(index + shift) % len(files)]
             info = audio_info(path)
@@ -179,7 +182,9 @@ def main() -> None:
         default=["gan", "waveflow"],
         help="shipped names, LABEL=FOLDER, or LABEL=MODEL@TEMPERATURE for WaveFlow",
     )
-    parser.add_argument("--set", action="append", required=True, help="NAME=DATA_FOLDER")
+    parser.add_argument(
+        "--set", action="append", required=True, help="NAME=DATA_FOLDER, or NAME=DATA_FOLDER:STEM for one stem only"
+    )
     parser.add_argument("--split", default="test", help="the split of each set scored (valid: to choose a model)")
     parser.add_argument("--clips", type=int, default=10, help="clips per set")
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -216,7 +221,10 @@ def main() -> None:
     speed_audio: list[torch.Tensor] = []
     for spec in args.set:
         set_name, folder = spec.split("=", 1)
-        clips = pick_clips(Path(folder), count=args.clips, seconds=args.seconds, sample_rate=rate, split=args.split)
+        folder, _, stem = folder.partition(":")
+        clips = pick_clips(
+            Path(folder), count=args.clips, seconds=args.seconds, sample_rate=rate, split=args.split, stem=stem or None
+        )
         speed_audio.extend(clip["audio"] for clip in clips)
         table = {m: {"mel_l1": [], "mrstft": [], "visqol": [], "f0_cents": []} for m in methods}
         for clip in clips:
