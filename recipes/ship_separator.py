@@ -44,9 +44,15 @@ def main() -> None:
     parser.add_argument("--data-command", required=True)
     parser.add_argument("--benchmark", type=Path, help="JSON written by benchmarks/separation.py")
     parser.add_argument("--compute", help="what training cost, when the run spanned sessions or shared the CPU")
+    parser.add_argument(
+        "--lineage", help="for a fine-tune or an average of weights: what it started from and how that was trained"
+    )
+    parser.add_argument(
+        "--weights", choices=("best", "final"), default="best", help="best (best validation) or final (e.g. a soup)"
+    )
     args = parser.parse_args()
 
-    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=SEPARATOR_KIND)
+    target, payload, run, size_mb = copy_weights(args.run, args.name, kind=SEPARATOR_KIND, which=args.weights)
     meta = payload["metadata"]
     config = payload["config"]
     lines = [
@@ -62,8 +68,13 @@ def main() -> None:
         f"- shipped: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d')}",
         "",
         *training_lines(
-            payload, run, data=args.data_command, selection="best validation SI-SDRi", compute=args.compute
+            payload,
+            run,
+            data=args.data_command,
+            selection="best validation SI-SDRi" if args.weights == "best" else "the run's final weights",
+            compute=args.compute,
         ),
+        *([f"- started from: {args.lineage}"] if args.lineage else []),
         "",
         "## Validation (valid split, 10-s crops, medians)",
         "",
