@@ -38,7 +38,7 @@ from cantor.data.arrange import PRESETS, Arrangement, arrange
 from cantor.data.corpus import Piece, load_corpus, split_of
 from cantor.data.effects import apply_effects, draw_effects, rms_db
 from cantor.data.instruments import family_of, instrument_name
-from cantor.data.render import DRUM_BANK, FluidRenderer, is_drum_kit_font, soundfont_presets
+from cantor.data.render import FluidRenderer, has_gm_drum_bank, is_drum_kit_font, soundfont_presets
 from cantor.data.theory import PITCH_CLASS_NAMES
 from cantor.errors import CantorError, UsageError
 from cantor.files import write_json_atomic, write_text_atomic
@@ -91,7 +91,7 @@ class BuildConfig:
                 )
         for font in self.drum_soundfonts:
             presets = soundfont_presets(font)
-            if not is_drum_kit_font(presets) and not any(bank == DRUM_BANK for bank, _ in presets):
+            if not is_drum_kit_font(presets) and not has_gm_drum_bank(presets):
                 raise UsageError(f"{font} has no drum kit (no bank-128 preset): it cannot be a --drum-soundfont")
         if self.audio_format not in AUDIO_FORMATS:
             raise UsageError(f"--format must be one of {', '.join(AUDIO_FORMATS)}, got {self.audio_format!r}")

@@ -87,10 +87,15 @@ def soundfont_presets(path: str | Path) -> frozenset[tuple[int, int]]:
     raise CantorError(f"{path}: not a SoundFont (SF2/SF3) file: no preset headers")
 
 
+def has_gm_drum_bank(presets: frozenset[tuple[int, int]]) -> bool:
+    """Whether a font has General MIDI's drum kits (bank 128)."""
+    return any(bank == DRUM_BANK for bank, _ in presets)
+
+
 def is_drum_kit_font(presets: frozenset[tuple[int, int]]) -> bool:
     """A font of a recorded drum kit (or a few), not a General-MIDI set: no bank-128 kit and too few melodic
     presets to play the GM programs Cantor's arrangements ask for."""
-    return not any(bank == DRUM_BANK for bank, _ in presets) and len(presets) < MIN_MELODIC_PRESETS
+    return not has_gm_drum_bank(presets) and len(presets) < MIN_MELODIC_PRESETS
 
 
 def _import_fluidsynth():
@@ -242,7 +247,7 @@ def default_soundfonts() -> list[Path]:
         Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"),
         Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),  # Csound's small GM bank: short, plain samples
     ]
-    return [path for path in candidates if path.is_file() and os.access(path, os.R_OK)]
+    return _installed(candidates)
 
 
 def drum_kit_soundfonts() -> list[Path]:
@@ -252,6 +257,11 @@ def drum_kit_soundfonts() -> list[Path]:
         Path("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2"),
         Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2"),
     ]
+    return _installed(candidates)
+
+
+def _installed(candidates: list[Path]) -> list[Path]:
+    """The candidate fonts present and readable on this machine, in the order given."""
     return [path for path in candidates if path.is_file() and os.access(path, os.R_OK)]
 
 
