@@ -18,6 +18,7 @@ Steady tones: harmonic tones (six partials) held for 2 s at every fifth semitone
 their mel; the error is where the fundamental comes out (the spectral peak within −30 %…+40 % of it), in cents. A
 vocoder whose frames cannot carry phase forward puts a held note on a multiple of sample_rate / hop.
 
+``--set NAME=FOLDER:STEM`` takes only that stem of each song (e.g. ``:drums``, for the drums of a recorded kit).
 ``--models`` takes shipped names or ``LABEL=FOLDER`` (a run's exported weights), with ``@T`` for a WaveFlow sampled at
 temperature T (default: the model's own; ``wf0=waveflow@0`` decodes the mean); ``--split valid`` scores the valid
 songs, for choosing between candidates before the test split is looked at.
